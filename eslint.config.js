@@ -1,0 +1,82 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import prettier from 'eslint-config-prettier';
+
+const ioLibraries = [
+  'koa',
+  '@koa/*',
+  'co-body',
+  'sequelize',
+  'mysql2',
+  'mysql2/*',
+  'umzug',
+  'ioredis',
+  'amqplib',
+  '@elastic/*',
+  'prom-client',
+  'pino',
+  '@kubernetes/*',
+  'node:net',
+  'node:http',
+  'node:fs',
+  'node:fs/*',
+  'node:child_process',
+];
+
+export default tseslint.config(
+  { ignores: ['node_modules/', 'dist/', '.cache/', 'charts/', 'eslint.config.js'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      'no-console': 'error',
+    },
+  },
+  {
+    files: ['internal/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/cmd/**'], message: 'internal/ must not import cmd/.' }] },
+      ],
+    },
+  },
+  {
+    files: ['internal/domain/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/cmd/**'], message: 'internal/ must not import cmd/.' },
+            {
+              group: ioLibraries,
+              message: 'internal/domain holds pure rules: no I/O libraries.',
+            },
+            {
+              group: ['../*', '!../domain'],
+              message: 'internal/domain must not depend on other internal packages.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
+    rules: {
+      'no-console': 'off',
+      '@typescript-eslint/no-unused-expressions': 'off',
+      '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
+  prettier,
+);

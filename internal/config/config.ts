@@ -1,0 +1,152 @@
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(1).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const optionalString = z
+  .string()
+  .trim()
+  .transform((value) => (value === '' ? undefined : value))
+  .optional();
+const url = (protocols: readonly string[]) =>
+  z
+    .string()
+    .trim()
+    .refine((value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    }, `must be a URL with scheme ${protocols.join(' or ')}`);
+
+const schema = z.object({
+  PORT: port.default(8080),
+  METRICS_PORT: port.default(9090),
+  CONSUMER_HTTP_PORT: port.default(9091),
+  FLUSHER_HTTP_PORT: port.default(9092),
+  ADMIN_TOKEN: optionalString.pipe(
+    z.string().min(16, 'must be at least 16 characters when set').optional(),
+  ),
+  MYSQL_URL: url(['mysql:', 'mariadb:']).default('mysql://root@127.0.0.1:3306/chat_system'),
+  MYSQL_POOL_MAX: positiveInt.default(10),
+  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  REDIS_KEY_PREFIX: z.string().default('cs:'),
+  RABBITMQ_URL: url(['amqp:', 'amqps:']).default('amqp://guest:guest@127.0.0.1:5672'),
+  RABBITMQ_QUEUE: z.string().min(1).default('chat-system.writes'),
+  ELASTICSEARCH_URL: optionalString.pipe(url(['http:', 'https:']).optional()),
+  ELASTICSEARCH_INDEX: z.string().min(1).default('chat-messages'),
+  ELASTICSEARCH_USERNAME: optionalString,
+  ELASTICSEARCH_PASSWORD: optionalString,
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
+  IDEMPOTENCY_TTL_SECONDS: positiveInt.default(86_400),
+  CONSUMER_PREFETCH: positiveInt.max(65_535).default(2_000),
+  CONSUMER_BATCH_SIZE: positiveInt.max(5_000).default(500),
+  CONSUMER_BATCH_WAIT_MS: z.coerce.number().int().min(0).default(20),
+  CONSUMER_MAX_DELIVERIES: positiveInt.default(5),
+  FLUSH_INTERVAL_MS: positiveInt.default(60_000),
+  FLUSH_CHUNK_SIZE: positiveInt.max(10_000).default(500),
+  FLUSHER_LOCK: z.enum(['auto', 'kubernetes', 'redis', 'none']).default('auto'),
+  FLUSHER_LOCK_NAME: z.string().min(1).default('chat-system-flusher'),
+  FLUSHER_LOCK_TTL_SECONDS: positiveInt.default(30),
+  POD_NAMESPACE: optionalString,
+  POD_NAME: optionalString,
+  KUBERNETES_SERVICE_HOST: optionalString,
+  PUSHGATEWAY_URL: optionalString.pipe(url(['http:', 'https:']).optional()),
+});
+
+type Env = z.infer<typeof schema>;
+
+export interface Config {
+  readonly http: { readonly port: number; readonly metricsPort: number };
+  readonly consumerHttpPort: number;
+  readonly flusherHttpPort: number;
+  readonly adminToken: string | undefined;
+  readonly mysql: { readonly url: string; readonly poolMax: number };
+  readonly redis: { readonly url: string; readonly keyPrefix: string };
+  readonly rabbitmq: { readonly url: string; readonly queue: string };
+  readonly elasticsearch:
+    | {
+        readonly url: string;
+        readonly index: string;
+        readonly username: string | undefined;
+        readonly password: string | undefined;
+      }
+    | undefined;
+  readonly logLevel: Env['LOG_LEVEL'];
+  readonly shutdownTimeoutMs: number;
+  readonly idempotencyTtlSeconds: number;
+  readonly consumer: {
+    readonly prefetch: number;
+    readonly batchSize: number;
+    readonly batchWaitMs: number;
+    readonly maxDeliveries: number;
+  };
+  readonly flusher: {
+    readonly intervalMs: number;
+    readonly chunkSize: number;
+    readonly lock: Env['FLUSHER_LOCK'];
+    readonly lockName: string;
+    readonly lockTtlSeconds: number;
+    readonly namespace: string | undefined;
+    readonly identity: string | undefined;
+    readonly inCluster: boolean;
+    readonly pushgatewayUrl: string | undefined;
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses every variable at once and reports every bad one, so start-up fails fast and fully. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`),
+    );
+  }
+  const e = parsed.data;
+  return {
+    http: { port: e.PORT, metricsPort: e.METRICS_PORT },
+    consumerHttpPort: e.CONSUMER_HTTP_PORT,
+    flusherHttpPort: e.FLUSHER_HTTP_PORT,
+    adminToken: e.ADMIN_TOKEN,
+    mysql: { url: e.MYSQL_URL, poolMax: e.MYSQL_POOL_MAX },
+    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
+    rabbitmq: { url: e.RABBITMQ_URL, queue: e.RABBITMQ_QUEUE },
+    elasticsearch:
+      e.ELASTICSEARCH_URL === undefined
+        ? undefined
+        : {
+            url: e.ELASTICSEARCH_URL,
+            index: e.ELASTICSEARCH_INDEX,
+            username: e.ELASTICSEARCH_USERNAME,
+            password: e.ELASTICSEARCH_PASSWORD,
+          },
+    logLevel: e.LOG_LEVEL,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    idempotencyTtlSeconds: e.IDEMPOTENCY_TTL_SECONDS,
+    consumer: {
+      prefetch: e.CONSUMER_PREFETCH,
+      batchSize: e.CONSUMER_BATCH_SIZE,
+      batchWaitMs: e.CONSUMER_BATCH_WAIT_MS,
+      maxDeliveries: e.CONSUMER_MAX_DELIVERIES,
+    },
+    flusher: {
+      intervalMs: e.FLUSH_INTERVAL_MS,
+      chunkSize: e.FLUSH_CHUNK_SIZE,
+      lock: e.FLUSHER_LOCK,
+      lockName: e.FLUSHER_LOCK_NAME,
+      lockTtlSeconds: e.FLUSHER_LOCK_TTL_SECONDS,
+      namespace: e.POD_NAMESPACE,
+      identity: e.POD_NAME,
+      inCluster: e.KUBERNETES_SERVICE_HOST !== undefined,
+      pushgatewayUrl: e.PUSHGATEWAY_URL,
+    },
+  };
+}

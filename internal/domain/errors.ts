@@ -1,0 +1,99 @@
+/**
+ * Typed errors following Koa's contract: `status` is the HTTP status and `expose`
+ * says whether `message` may be shown to the client. The error middleware renders
+ * every AppError as `{"error":{"code","message"}}`.
+ */
+export class AppError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly expose: boolean;
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    options: { cause?: unknown; headers?: Record<string, string> } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.status = status;
+    this.code = code;
+    this.expose = status < 500 || status === 503;
+    this.headers = options.headers ?? {};
+  }
+}
+
+export class BadRequestError extends AppError {
+  constructor(message: string, code = 'bad_request') {
+    super(400, code, message);
+  }
+}
+
+export class UnauthorizedError extends AppError {
+  constructor(message = 'A valid bearer token is required.') {
+    super(401, 'unauthorized', message, { headers: { 'WWW-Authenticate': 'Bearer' } });
+  }
+}
+
+export class ForbiddenError extends AppError {
+  constructor(message: string) {
+    super(403, 'forbidden', message);
+  }
+}
+
+export class NotFoundError extends AppError {
+  constructor(what: 'application' | 'chat' | 'message' | 'route') {
+    super(404, `${what}_not_found`, `No such ${what}.`);
+  }
+}
+
+export class ConflictError extends AppError {
+  constructor(code: string, message: string) {
+    super(409, code, message);
+  }
+}
+
+export class PayloadTooLargeError extends AppError {
+  constructor(limit: string) {
+    super(413, 'payload_too_large', `The request body is larger than ${limit}.`);
+  }
+}
+
+export class UnsupportedMediaTypeError extends AppError {
+  constructor() {
+    super(415, 'unsupported_media_type', 'The request body must be application/json.');
+  }
+}
+
+export interface FieldIssue {
+  readonly field: string;
+  readonly message: string;
+}
+
+export class ValidationError extends AppError {
+  readonly issues: readonly FieldIssue[];
+  constructor(issues: readonly FieldIssue[]) {
+    super(422, 'validation_failed', issues.map((i) => `${i.field}: ${i.message}`).join('; '));
+    this.issues = issues;
+  }
+}
+
+export class IdempotencyKeyReusedError extends AppError {
+  constructor() {
+    super(
+      422,
+      'idempotency_key_reused',
+      'This Idempotency-Key was already used with a different request body.',
+    );
+  }
+}
+
+export class ServiceUnavailableError extends AppError {
+  constructor(dependency: string, retryAfterSeconds = 5, cause?: unknown) {
+    super(503, 'service_unavailable', `${dependency} is unavailable; retry later.`, {
+      cause,
+      headers: { 'Retry-After': String(retryAfterSeconds) },
+    });
+  }
+}

@@ -1,0 +1,86 @@
+import type { Application, Chat, Message, Page, WriteEvent } from './model.js';
+
+export interface ApplicationRepository {
+  create(token: string, name: string): Promise<Application>;
+  findByToken(token: string): Promise<Application | null>;
+  rename(token: string, name: string): Promise<Application | null>;
+  /** Admin listing ordered by id; `after` is an opaque cursor from a previous page. */
+  list(limit: number, after: string | null): Promise<Page<Application>>;
+  maxChatNumber(token: string): Promise<number | null>;
+}
+
+export interface ChatRepository {
+  find(token: string, number: number): Promise<Chat | null>;
+  list(token: string, limit: number, after: number | null): Promise<Page<Chat>>;
+  rename(token: string, number: number, name: string | null): Promise<Chat | null>;
+  maxMessageNumber(token: string, chatNumber: number): Promise<number>;
+}
+
+export interface MessageRepository {
+  find(token: string, chatNumber: number, number: number): Promise<Message | null>;
+  list(
+    token: string,
+    chatNumber: number,
+    limit: number,
+    after: number | null,
+  ): Promise<Page<Message>>;
+  edit(token: string, chatNumber: number, number: number, content: string): Promise<Message | null>;
+}
+
+/** Publishes a write event durably: resolves only once the broker confirmed it. */
+export interface WritePublisher {
+  publish(event: WriteEvent): Promise<void>;
+}
+
+/** Where a search runs: one chat of one application, never wider. */
+export interface SearchScope {
+  readonly applicationToken: string;
+  readonly chatNumber: number;
+}
+
+export interface SearchHit {
+  readonly number: number;
+  readonly content: string;
+  readonly score?: number;
+}
+
+/** A message as the search index holds it. */
+export interface IndexedMessage {
+  readonly applicationToken: string;
+  readonly chatNumber: number;
+  readonly number: number;
+  readonly content: string;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+export interface SearchPort {
+  /** Best matches first. `terms` are the whitespace-separated words of the query; all must match. */
+  search(
+    scope: SearchScope,
+    terms: readonly string[],
+    page: { limit: number; offset: number },
+  ): Promise<SearchHit[]>;
+}
+
+export interface SearchIndexer {
+  /** Idempotent bulk (re)indexing; throws when any document could not be indexed. */
+  index(messages: readonly IndexedMessage[]): Promise<void>;
+}
+
+/** Whoever holds it may run the flush; `signal` aborts when the hold is lost. */
+export interface LockHandle {
+  readonly signal: AbortSignal;
+  release(): Promise<void>;
+}
+
+export interface LeaderLock {
+  /** Resolves to a handle when taken, or null when someone else holds it. */
+  tryAcquire(): Promise<LockHandle | null>;
+}
+
+/** A dependency the readiness probe checks. */
+export interface HealthCheck {
+  readonly name: string;
+  check(): Promise<void>;
+}
