@@ -1,0 +1,143 @@
+import { createServer } from 'node:http';
+import { loadConfig, type Config } from '../../internal/config/config.js';
+import { createLogger, type Logger } from '../../internal/log/logger.js';
+import { createApiMetrics, createHttpMetrics, createRegistry } from '../../internal/metrics/registry.js';
+import { createSequelize } from '../../internal/db/sequelize.js';
+import { defineModels } from '../../internal/db/models.js';
+import { SqlApplicationRepository } from '../../internal/db/repositories/applications.js';
+import { SqlChatRepository } from '../../internal/db/repositories/chats.js';
+import { SqlMessageRepository } from '../../internal/db/repositories/messages.js';
+import { SearchOutbox } from '../../internal/db/repositories/search-outbox.js';
+import { createRedis } from '../../internal/redis/client.js';
+import { KeySpace } from '../../internal/counters/keys.js';
+import { NumberAllocator } from '../../internal/counters/numbers.js';
+import { AmqpConnection } from '../../internal/queue/connection.js';
+import { ConfirmPublisher } from '../../internal/queue/publisher.js';
+import { ApplicationService } from '../../internal/service/applications.js';
+import { ChatService } from '../../internal/service/chats.js';
+import { MessageService } from '../../internal/service/messages.js';
+import { SearchService } from '../../internal/service/search.js';
+import { createApp } from '../../internal/http/app.js';
+import { openapiDocument } from '../../internal/http/openapi.js';
+import { Readiness } from '../../internal/http/health.js';
+import { createOpsServer } from '../../internal/http/ops-server.js';
+import { closeServer, listen } from '../../internal/http/server.js';
+import { flagCheck, mysqlCheck, redisCheck } from '../../internal/runtime/checks.js';
+import type { Program } from '../../internal/runtime/program.js';
+import { createSearchBackend } from '../../internal/search/backend.js';
+
+export interface ApiOverrides {
+  readonly config?: Config;
+  readonly logger?: Logger;
+  /** Ports actually bound are reported here (tests bind port 0). */
+  readonly onListening?: (ports: { http: number; metrics: number }) => void;
+}
+
+/** Composition root of the API: everything it uses is created here and closed by stop(). */
+export function build(overrides: ApiOverrides = {}): Program {
+  const config = overrides.config ?? loadConfig();
+  const logger = overrides.logger ?? createLogger('api', config.logLevel);
+  const registry = createRegistry('api');
+  const httpMetrics = createHttpMetrics(registry);
+  const apiMetrics = createApiMetrics(registry);
+
+  const sequelize = createSequelize({ ...config.mysql, logger });
+  const models = defineModels(sequelize);
+  const applications = new SqlApplicationRepository(sequelize, models);
+  const chats = new SqlChatRepository(sequelize);
+  const messages = new SqlMessageRepository(sequelize);
+  const outbox = new SearchOutbox(sequelize);
+
+  const redis = createRedis(config.redis.url, logger, 'chat-system-api');
+  const keys = new KeySpace(config.redis.keyPrefix);
+  const numbers = new NumberAllocator(redis, keys, config.idempotencyTtlSeconds);
+
+  const publisher = new ConfirmPublisher(config.rabbitmq.queue, {
+    confirmed: (seconds) => apiMetrics.publishConfirm.observe(seconds),
+    failed: () => apiMetrics.publishFailures.inc(),
+  });
+  const amqp = new AmqpConnection({
+    url: config.rabbitmq.url,
+    name: 'chat-system-api',
+    logger,
+    onConnect: publisher.attach,
+    onDisconnect: publisher.detach,
+  });
+
+  const search = createSearchBackend(config, sequelize, registry, logger);
+  const onReseed = (level: 'application' | 'chat') => apiMetrics.reseeds.inc({ level });
+  const services = {
+    adminToken: config.adminToken,
+    applications: new ApplicationService({
+      applications,
+      numbers,
+      redis,
+      keys,
+      idempotencyTtlSeconds: config.idempotencyTtlSeconds,
+      logger,
+    }),
+    chats: new ChatService({ applications, chats, numbers, publisher, logger, onReseed }),
+    messages: new MessageService({
+      applications,
+      chats,
+      messages,
+      numbers,
+      publisher,
+      logger,
+      onReseed,
+      // Re-index at once; the outbox row keeps it durable if the index is down right now.
+      onEdited: async (view) => {
+        if (search.indexer === null) return;
+        const where = { token: view.application_token, chatNumber: view.chat_number, number: view.message_number };
+        try {
+          const pending = await outbox.pending(1, where);
+          await search.indexer.index(pending.map((e) => e.message));
+          await outbox.done(pending);
+        } catch (err) {
+          logger.warn({ err: (err as Error).message }, 're-index after edit deferred to the flusher');
+        }
+      },
+    }),
+    search: new SearchService(search.port, applications, chats),
+  };
+
+  const readiness = new Readiness([
+    mysqlCheck(sequelize),
+    redisCheck(redis),
+    flagCheck('rabbitmq', () => publisher.ready),
+    ...search.checks,
+  ]);
+  const app = createApp({
+    logger,
+    metrics: httpMetrics,
+    readiness,
+    services,
+    openapi: openapiDocument,
+  });
+  const server = createServer(app.callback());
+  server.keepAliveTimeout = 65_000;
+  const opsServer = createOpsServer(registry, null);
+
+  return {
+    async start() {
+      redis.connect().catch((err: unknown) =>
+        logger.warn({ err: (err as Error).message }, 'redis not reachable yet'),
+      );
+      void amqp.start();
+      await search.start();
+      const http = await listen(server, config.http.port);
+      const metrics = await listen(opsServer, config.http.metricsPort);
+      logger.info({ port: http, metricsPort: metrics, search: search.name }, 'api listening');
+      overrides.onListening?.({ http, metrics });
+    },
+    async stop() {
+      readiness.drain();
+      await closeServer(server);
+      await amqp.close();
+      redis.disconnect();
+      await sequelize.close();
+      await search.close();
+      await closeServer(opsServer);
+    },
+  };
+}

@@ -1,0 +1,30 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Redis key layout. Every key an atomic script touches shares one hash tag, so each script
+ * stays within one slot and the layout is ready for Redis Cluster:
+ * - `{token}`: hash with `c` (last chat number issued) and `m:<chat>` (last message number).
+ * - `{token}:idem:<scope>:<digest>`: idempotency record of a create under that application.
+ * - `{dirty}:apps|chats[:processing]`: parents whose counters the flusher must recount.
+ */
+export class KeySpace {
+  constructor(private readonly prefix: string) {}
+
+  application(token: string): string {
+    return `${this.prefix}{${token}}`;
+  }
+
+  idempotency(token: string | null, scope: string, key: string): string {
+    const digest = createHash('sha256').update(key).digest('base64url');
+    return token === null
+      ? `${this.prefix}idem:${scope}:${digest}`
+      : `${this.prefix}{${token}}:idem:${scope}:${digest}`;
+  }
+
+  dirty(kind: 'apps' | 'chats'): { pending: string; processing: string } {
+    return {
+      pending: `${this.prefix}{dirty}:${kind}`,
+      processing: `${this.prefix}{dirty}:${kind}:processing`,
+    };
+  }
+}

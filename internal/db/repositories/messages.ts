@@ -1,0 +1,73 @@
+import { QueryTypes, Transaction, type Sequelize } from 'sequelize';
+import type { MessageRepository } from '../../domain/ports.js';
+import type { Message, Page } from '../../domain/model.js';
+import { sqlDateTime } from '../datetime.js';
+import { paginate, toMessage, type MessageRow } from './rows.js';
+
+const SELECT_MESSAGE = `
+  SELECT a.token, c.number AS chat_number, m.number, m.content, m.created_at, m.updated_at
+    FROM messages m
+    JOIN chats c ON c.id = m.chat_id
+    JOIN applications a ON a.id = c.application_id`;
+
+export class SqlMessageRepository implements MessageRepository {
+  constructor(private readonly sequelize: Sequelize) {}
+
+  async find(token: string, chatNumber: number, number: number): Promise<Message | null> {
+    const rows = await this.sequelize.query<MessageRow>(
+      `${SELECT_MESSAGE} WHERE a.token = ? AND c.number = ? AND m.number = ?`,
+      { replacements: [token, chatNumber, number], type: QueryTypes.SELECT },
+    );
+    return rows[0] === undefined ? null : toMessage(rows[0]);
+  }
+
+  async list(
+    token: string,
+    chatNumber: number,
+    limit: number,
+    after: number | null,
+  ): Promise<Page<Message>> {
+    const rows = await this.sequelize.query<MessageRow>(
+      `${SELECT_MESSAGE} WHERE a.token = ? AND c.number = ? AND m.number > ?
+        ORDER BY m.number LIMIT ?`,
+      { replacements: [token, chatNumber, after ?? 0, limit + 1], type: QueryTypes.SELECT },
+    );
+    return paginate(rows, limit, toMessage, (row) => String(row.number));
+  }
+
+  /** Updates the content and queues the message for re-indexing in the same transaction. */
+  async edit(
+    token: string,
+    chatNumber: number,
+    number: number,
+    content: string,
+  ): Promise<Message | null> {
+    const now = sqlDateTime(new Date());
+    const changed = await this.sequelize.transaction(
+      { isolationLevel: Transaction.ISOLATION_LEVELS.READ_COMMITTED },
+      async (transaction) => {
+        const ids = await this.sequelize.query<{ id: number | string }>(
+          `SELECT m.id FROM messages m
+             JOIN chats c ON c.id = m.chat_id
+             JOIN applications a ON a.id = c.application_id
+            WHERE a.token = ? AND c.number = ? AND m.number = ?
+            FOR UPDATE`,
+          { replacements: [token, chatNumber, number], type: QueryTypes.SELECT, transaction },
+        );
+        const id = ids[0]?.id;
+        if (id === undefined) return false;
+        await this.sequelize.query('UPDATE messages SET content = ?, updated_at = ? WHERE id = ?', {
+          replacements: [content, now, id],
+          transaction,
+        });
+        await this.sequelize.query(
+          `INSERT INTO search_outbox (message_id, queued_at) VALUES (?, ?)
+           ON DUPLICATE KEY UPDATE queued_at = VALUES(queued_at)`,
+          { replacements: [id, now], transaction },
+        );
+        return true;
+      },
+    );
+    return changed ? this.find(token, chatNumber, number) : null;
+  }
+}

@@ -1,0 +1,212 @@
+import { QueryTypes, Transaction, type Sequelize } from 'sequelize';
+import type { ChatCreated, MessageCreated, WriteEvent } from '../domain/model.js';
+import { sqlDateTime } from './datetime.js';
+
+export interface Rejected {
+  readonly event: WriteEvent;
+  readonly reason: string;
+}
+
+export interface BatchOutcome {
+  /** Events that can never be persisted as sent: same number, another create; unknown app. */
+  readonly rejected: readonly Rejected[];
+  readonly touchedApplicationIds: readonly number[];
+  readonly touchedChatIds: readonly number[];
+}
+
+interface ChatKey {
+  applicationId: number;
+  number: number;
+}
+
+const chatKey = (applicationId: number, number: number) => `${applicationId}:${number}`;
+
+/**
+ * Persists a batch of create events in one READ COMMITTED transaction with multi-row upserts.
+ * Replays are no-ops; a message whose chat row is not there yet creates a placeholder chat
+ * that the chat's own event later completes; a number already taken by another create is
+ * reported as rejected and left untouched.
+ */
+export async function persistWriteBatch(
+  sequelize: Sequelize,
+  events: readonly WriteEvent[],
+): Promise<BatchOutcome> {
+  return sequelize.transaction(
+    { isolationLevel: Transaction.ISOLATION_LEVELS.READ_COMMITTED },
+    async (transaction) => {
+      const query = <T extends object>(sql: string, replacements: unknown[]) =>
+        sequelize.query<T>(sql, { replacements, transaction, type: QueryTypes.SELECT });
+      const execute = (sql: string, replacements: unknown[]) =>
+        sequelize.query(sql, { replacements, transaction });
+
+      const rejected: Rejected[] = [];
+      const appIds = await resolveApplications(query, events);
+      const known = events.filter((event) => {
+        if (appIds.has(event.applicationToken)) return true;
+        rejected.push({ event, reason: 'application does not exist' });
+        return false;
+      });
+      const chats = known.filter((e): e is ChatCreated => e.kind === 'chat.created');
+      const messages = known.filter((e): e is MessageCreated => e.kind === 'message.created');
+      const appIdOf = (e: WriteEvent) => appIds.get(e.applicationToken) as number;
+
+      const chatRows = upsertableChats(chats, messages, appIdOf);
+      if (chatRows.length > 0) {
+        await execute(
+          `INSERT INTO chats (application_id, number, name, event_id, created_at, updated_at)
+           VALUES ${chatRows.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')}
+           ON DUPLICATE KEY UPDATE
+             name = IF(event_id IS NULL, VALUES(name), name),
+             created_at = IF(event_id IS NULL, VALUES(created_at), created_at),
+             updated_at = IF(event_id IS NULL, VALUES(updated_at), updated_at),
+             event_id = IF(event_id IS NULL, VALUES(event_id), event_id)`,
+          chatRows.flatMap((r) => {
+            const at = sqlDateTime(r.at);
+            return [r.applicationId, r.number, r.name, r.eventId, at, at];
+          }),
+        );
+      }
+
+      const stored = await loadChats(query, chatRows);
+      for (const chat of chats) {
+        const row = stored.get(chatKey(appIdOf(chat), chat.chatNumber));
+        if (row?.event_id !== chat.eventId) {
+          rejected.push({ event: chat, reason: 'chat number already taken by another create' });
+        }
+      }
+
+      const messageRows = messages
+        .map((m) => ({ m, chatId: stored.get(chatKey(appIdOf(m), m.chatNumber))?.id }))
+        .sort((a, b) => Number(a.chatId) - Number(b.chatId) || a.m.messageNumber - b.m.messageNumber);
+      if (messageRows.length > 0) {
+        await execute(
+          `INSERT INTO messages (chat_id, number, content, event_id, created_at, updated_at)
+           VALUES ${messageRows.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')}
+           ON DUPLICATE KEY UPDATE id = id`,
+          messageRows.flatMap(({ m, chatId }) => {
+            const at = sqlDateTime(new Date(m.createdAt));
+            return [chatId, m.messageNumber, m.content, m.eventId, at, at];
+          }),
+        );
+        const persisted = await loadMessageEventIds(query, messageRows);
+        for (const { m, chatId } of messageRows) {
+          if (persisted.get(`${chatId}:${m.messageNumber}`) !== m.eventId) {
+            rejected.push({ event: m, reason: 'message number already taken by another create' });
+          }
+        }
+      }
+
+      return {
+        rejected,
+        touchedApplicationIds: [...new Set(chatRows.map((r) => r.applicationId))],
+        touchedChatIds: [...new Set(messageRows.map((r) => Number(r.chatId)))],
+      };
+    },
+  );
+}
+
+type Query = <T extends object>(sql: string, replacements: unknown[]) => Promise<T[]>;
+
+async function resolveApplications(query: Query, events: readonly WriteEvent[]) {
+  const tokens = [...new Set(events.map((e) => e.applicationToken))];
+  const rows = await query<{ id: number | string; token: string }>(
+    `SELECT id, token FROM applications WHERE token IN (${tokens.map(() => '?').join(', ')})`,
+    tokens,
+  );
+  return new Map(rows.map((row) => [row.token, Number(row.id)]));
+}
+
+interface ChatUpsert extends ChatKey {
+  name: string | null;
+  eventId: string | null;
+  at: Date;
+}
+
+/** The chat rows to upsert: the chats' own events, and placeholders for messages' parents. */
+function upsertableChats(
+  chats: readonly ChatCreated[],
+  messages: readonly MessageCreated[],
+  appIdOf: (e: WriteEvent) => number,
+): ChatUpsert[] {
+  const rows = new Map<string, ChatUpsert>();
+  for (const m of messages) {
+    const key = chatKey(appIdOf(m), m.chatNumber);
+    if (!rows.has(key)) {
+      rows.set(key, {
+        applicationId: appIdOf(m),
+        number: m.chatNumber,
+        name: null,
+        eventId: null,
+        at: new Date(m.createdAt),
+      });
+    }
+  }
+  const own: ChatUpsert[] = chats.map((c) => ({
+    applicationId: appIdOf(c),
+    number: c.chatNumber,
+    name: c.chatName,
+    eventId: c.eventId,
+    at: new Date(c.createdAt),
+  }));
+  for (const row of own) rows.delete(chatKey(row.applicationId, row.number));
+  // A stable order over the unique key keeps concurrent consumers from deadlocking.
+  return [...rows.values(), ...own].sort(
+    (a, b) => a.applicationId - b.applicationId || a.number - b.number,
+  );
+}
+
+function groupedWhere(
+  pairs: readonly (readonly [number | string, number])[],
+  parent: string,
+): { sql: string; replacements: unknown[] } {
+  const groups = new Map<string, number[]>();
+  for (const [id, number] of pairs) {
+    const list = groups.get(String(id)) ?? [];
+    list.push(number);
+    groups.set(String(id), list);
+  }
+  const clauses: string[] = [];
+  const replacements: unknown[] = [];
+  for (const [id, numbers] of groups) {
+    clauses.push(`(${parent} = ? AND number IN (${numbers.map(() => '?').join(', ')}))`);
+    replacements.push(id, ...numbers);
+  }
+  return { sql: clauses.join(' OR '), replacements };
+}
+
+async function loadChats(query: Query, keys: readonly ChatKey[]) {
+  const stored = new Map<string, { id: number; event_id: string | null }>();
+  if (keys.length === 0) return stored;
+  const where = groupedWhere(
+    keys.map((k) => [k.applicationId, k.number] as const),
+    'application_id',
+  );
+  const rows = await query<{
+    id: number | string;
+    application_id: number | string;
+    number: number;
+    event_id: string | null;
+  }>(`SELECT id, application_id, number, event_id FROM chats WHERE ${where.sql}`, where.replacements);
+  for (const row of rows) {
+    stored.set(chatKey(Number(row.application_id), row.number), {
+      id: Number(row.id),
+      event_id: row.event_id,
+    });
+  }
+  return stored;
+}
+
+async function loadMessageEventIds(
+  query: Query,
+  rows: readonly { m: MessageCreated; chatId: number | undefined }[],
+) {
+  const where = groupedWhere(
+    rows.map(({ m, chatId }) => [chatId ?? 0, m.messageNumber] as const),
+    'chat_id',
+  );
+  const found = await query<{ chat_id: number | string; number: number; event_id: string }>(
+    `SELECT chat_id, number, event_id FROM messages WHERE ${where.sql}`,
+    where.replacements,
+  );
+  return new Map(found.map((r) => [`${r.chat_id}:${r.number}`, r.event_id]));
+}

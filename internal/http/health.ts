@@ -1,0 +1,46 @@
+import type { HealthCheck } from '../domain/ports.js';
+
+export interface ReadinessReport {
+  readonly ready: boolean;
+  readonly checks: Record<string, 'ok' | string>;
+}
+
+/** Readiness: every dependency answers within the timeout and the program is not draining. */
+export class Readiness {
+  private draining = false;
+
+  constructor(
+    private readonly checks: readonly HealthCheck[],
+    private readonly timeoutMs = 1_000,
+  ) {}
+
+  drain(): void {
+    this.draining = true;
+  }
+
+  async report(): Promise<ReadinessReport> {
+    const results = await Promise.all(
+      this.checks.map(async (c) => [c.name, await this.run(c)] as const),
+    );
+    const checks = Object.fromEntries(results);
+    if (this.draining) checks['shutdown'] = 'draining';
+    return { ready: !this.draining && results.every(([, r]) => r === 'ok'), checks };
+  }
+
+  private async run(check: HealthCheck): Promise<string> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        check.check(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('timed out')), this.timeoutMs);
+        }),
+      ]);
+      return 'ok';
+    } catch (err) {
+      return err instanceof Error ? err.message : 'failed';
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

@@ -1,0 +1,123 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import {
+  parseApplicationInput,
+  parseChatInput,
+  parseListQuery,
+  parseMessageInput,
+  parseNumberCursor,
+  parseNumberParam,
+} from '../../domain/validation.js';
+import type { ApplicationService } from '../../service/applications.js';
+import type { ChatService } from '../../service/chats.js';
+import type { MessageService } from '../../service/messages.js';
+import type { SearchService } from '../../service/search.js';
+import { parseIdempotencyKey } from '../../service/idempotency.js';
+import type { Page } from '../../domain/model.js';
+import { bodyOf } from '../middleware/json-body.js';
+import { requireAdmin } from '../middleware/admin.js';
+import { setNextLink } from '../pagination.js';
+
+export interface ApiServices {
+  readonly applications: ApplicationService;
+  readonly chats: ChatService;
+  readonly messages: MessageService;
+  readonly search: SearchService;
+  readonly adminToken: string | undefined;
+}
+
+const LIST = { defaultLimit: 50, maxLimit: 100 };
+
+const param = (ctx: Context, name: string): string => String(ctx.params[name]);
+const chatNumber = (ctx: Context) => parseNumberParam(param(ctx, 'chat'), 'chat number');
+const messageNumber = (ctx: Context) => parseNumberParam(param(ctx, 'message'), 'message number');
+const idempotencyKey = (ctx: Context) => parseIdempotencyKey(ctx.get('Idempotency-Key') || undefined);
+
+function answerCreated(ctx: Context, result: { view: unknown; replayed: boolean }): void {
+  ctx.status = 201;
+  ctx.body = result.view;
+  if (result.replayed) ctx.set('Idempotent-Replayed', 'true');
+}
+
+function answerPage<T>(ctx: Context, page: Page<T>): void {
+  ctx.body = page.items;
+  setNextLink(ctx, page.next === null ? null : { after: page.next });
+}
+
+/** Thin routes: parse, call a service, answer. Every rule lives in domain or services. */
+export function apiRouter(s: ApiServices): Router {
+  const router = new Router({ prefix: '/api' });
+
+  router.post('/applications', async (ctx) => {
+    const { name } = parseApplicationInput(bodyOf(ctx));
+    answerCreated(ctx, await s.applications.create(name, idempotencyKey(ctx)));
+  });
+  router.get('/applications', requireAdmin(s.adminToken), async (ctx) => {
+    const { limit, after } = parseListQuery(ctx.query, LIST);
+    answerPage(ctx, await s.applications.list(limit, after));
+  });
+  router.get('/applications/:token', async (ctx) => {
+    ctx.body = await s.applications.get(param(ctx, 'token'));
+  });
+  const renameApplication = async (ctx: Context) => {
+    const { name } = parseApplicationInput(bodyOf(ctx));
+    ctx.body = await s.applications.rename(param(ctx, 'token'), name);
+  };
+  router.put('/applications/:token', renameApplication);
+  router.patch('/applications/:token', renameApplication);
+
+  router.post('/applications/:token/chats', async (ctx) => {
+    const { name } = parseChatInput(bodyOf(ctx), { required: false });
+    answerCreated(ctx, await s.chats.create(param(ctx, 'token'), name, idempotencyKey(ctx)));
+  });
+  router.get('/applications/:token/chats', async (ctx) => {
+    const { limit, after } = parseListQuery(ctx.query, LIST);
+    answerPage(ctx, await s.chats.list(param(ctx, 'token'), limit, parseNumberCursor(after)));
+  });
+  router.get('/applications/:token/chats/:chat', async (ctx) => {
+    ctx.body = await s.chats.get(param(ctx, 'token'), chatNumber(ctx));
+  });
+  const renameChat = async (ctx: Context) => {
+    const number = chatNumber(ctx);
+    const { name } = parseChatInput(bodyOf(ctx), { required: true });
+    ctx.body = await s.chats.rename(param(ctx, 'token'), number, name);
+  };
+  router.put('/applications/:token/chats/:chat', renameChat);
+  router.patch('/applications/:token/chats/:chat', renameChat);
+
+  const createMessage = async (ctx: Context) => {
+    const number = chatNumber(ctx);
+    const { content } = parseMessageInput(bodyOf(ctx));
+    const key = idempotencyKey(ctx);
+    answerCreated(ctx, await s.messages.create(param(ctx, 'token'), number, content, key));
+  };
+  router.post('/applications/:token/chats/:chat/messages', createMessage);
+  // The original README documents message creation on the chat's own path.
+  router.post('/applications/:token/chats/:chat', createMessage);
+  router.get('/applications/:token/chats/:chat/messages', async (ctx) => {
+    const number = chatNumber(ctx);
+    const { limit, after } = parseListQuery(ctx.query, LIST);
+    const page = await s.messages.list(param(ctx, 'token'), number, limit, parseNumberCursor(after));
+    answerPage(ctx, page);
+  });
+  router.get('/applications/:token/chats/:chat/messages/:message', async (ctx) => {
+    ctx.body = await s.messages.get(param(ctx, 'token'), chatNumber(ctx), messageNumber(ctx));
+  });
+  const editMessage = async (ctx: Context) => {
+    const [chat, number] = [chatNumber(ctx), messageNumber(ctx)];
+    const { content } = parseMessageInput(bodyOf(ctx));
+    ctx.body = await s.messages.edit(param(ctx, 'token'), chat, number, content);
+  };
+  router.put('/applications/:token/chats/:chat/messages/:message', editMessage);
+  router.patch('/applications/:token/chats/:chat/messages/:message', editMessage);
+
+  router.get('/applications/:token/chats/:chat/search', async (ctx) => {
+    const number = chatNumber(ctx);
+    const request = s.search.parseRequest(ctx.query, bodyOf(ctx));
+    const page = await s.search.search(param(ctx, 'token'), number, request);
+    ctx.body = page.items;
+    setNextLink(ctx, page.next);
+  });
+
+  return router;
+}

@@ -1,0 +1,130 @@
+import type { IndexedMessage, SearchIndexer } from '../domain/ports.js';
+import type { MessageCreated, WriteEvent } from '../domain/model.js';
+import type { BatchOutcome } from '../db/write-batch.js';
+import { isTransientDatabaseError } from '../db/errors.js';
+import type { DirtySet } from '../counters/dirty.js';
+import type { BatchHandler } from '../queue/consumer.js';
+import type { ConsumerMetrics } from '../metrics/registry.js';
+import type { Logger } from '../log/logger.js';
+import { retryTransient } from './retry.js';
+
+export interface PersistWritesDeps {
+  readonly persist: (events: readonly WriteEvent[]) => Promise<BatchOutcome>;
+  readonly dirty: DirtySet;
+  readonly indexer: SearchIndexer | null;
+  /** Aborts on shutdown: retries stop and the batch is left for redelivery. */
+  readonly signal: AbortSignal;
+  readonly metrics: ConsumerMetrics;
+  readonly logger: Logger;
+}
+
+const always = () => true;
+/** SearchUnavailableError, and bulk failures that were all 429/5xx, say `retryable`. */
+const retryableIndexing = (err: unknown) => (err as { retryable?: unknown }).retryable === true;
+
+/**
+ * The consumer's unit of work: one transaction for the batch (retried while MySQL is down),
+ * then the dirty marks for the flusher, then the search index, all before anything is acked.
+ * A batch that fails for a reason retrying cannot fix is split so only the bad events fail.
+ */
+export class PersistWrites implements BatchHandler {
+  constructor(private readonly deps: PersistWritesDeps) {}
+
+  async handle(events: readonly WriteEvent[]) {
+    let outcomes: { outcome: BatchOutcome; events: readonly WriteEvent[] }[];
+    const retry: { event: WriteEvent; reason: string }[] = [];
+    try {
+      outcomes = [{ outcome: await this.persist(events), events }];
+    } catch (err) {
+      // A transient error escapes retrying only on shutdown: leave the batch to redelivery.
+      if (isTransientDatabaseError(err)) throw err;
+      this.deps.logger.warn({ err: reasonOf(err) }, 'batch failed permanently; isolating events');
+      outcomes = [];
+      for (const event of events) {
+        try {
+          outcomes.push({ outcome: await this.persist([event]), events: [event] });
+        } catch (single) {
+          if (isTransientDatabaseError(single)) throw single;
+          retry.push({ event, reason: reasonOf(single) });
+        }
+      }
+    }
+
+    const deadLetter = outcomes.flatMap(({ outcome }) => outcome.rejected);
+    await this.markDirty(outcomes.map((o) => o.outcome));
+    const rejected = new Set(deadLetter.map((r) => r.event));
+    const persisted = outcomes.flatMap((o) => o.events).filter((e) => !rejected.has(e));
+    await this.index(persisted);
+    this.count(persisted, deadLetter.map((r) => r.event), retry.map((r) => r.event));
+    return { deadLetter, retry };
+  }
+
+  private persist(events: readonly WriteEvent[]): Promise<BatchOutcome> {
+    return retryTransient(() => this.deps.persist(events), {
+      signal: this.deps.signal,
+      isTransient: isTransientDatabaseError,
+      onRetry: (err, attempt, delayMs) => {
+        this.deps.metrics.retries.inc();
+        this.deps.logger.warn({ err: reasonOf(err), attempt, delayMs }, 'persisting batch failed; retrying');
+      },
+    });
+  }
+
+  private markDirty(outcomes: readonly BatchOutcome[]): Promise<void> {
+    const apps = [...new Set(outcomes.flatMap((o) => o.touchedApplicationIds))];
+    const chats = [...new Set(outcomes.flatMap((o) => o.touchedChatIds))];
+    return retryTransient(() => this.deps.dirty.mark(apps, chats), {
+      signal: this.deps.signal,
+      isTransient: always,
+      onRetry: (err, attempt, delayMs) =>
+        this.deps.logger.warn({ err: reasonOf(err), attempt, delayMs }, 'marking counters failed; retrying'),
+    });
+  }
+
+  private async index(events: readonly WriteEvent[]): Promise<void> {
+    const { indexer } = this.deps;
+    const messages = events
+      .filter((e): e is MessageCreated => e.kind === 'message.created')
+      .map(toIndexed);
+    if (indexer === null || messages.length === 0) return;
+    try {
+      await retryTransient(() => indexer.index(messages), {
+        signal: this.deps.signal,
+        isTransient: retryableIndexing,
+        onRetry: (err, attempt, delayMs) =>
+          this.deps.logger.warn({ err: reasonOf(err), attempt, delayMs }, 'indexing failed; retrying'),
+      });
+    } catch (err) {
+      if (retryableIndexing(err)) throw err;
+      // Documents the index refuses for good would block the queue for ever; they are in
+      // MySQL, counted in search_index_errors_total, and `npm run reindex` restores them.
+      this.deps.logger.error({ err: reasonOf(err) }, 'search index refused documents');
+    }
+  }
+
+  private count(persisted: readonly WriteEvent[], rejected: readonly WriteEvent[], retried: readonly WriteEvent[]) {
+    for (const [events, outcome] of [
+      [persisted, 'persisted'],
+      [rejected, 'rejected'],
+      [retried, 'retried'],
+    ] as const) {
+      for (const e of events) this.deps.metrics.persisted.inc({ type: e.kind, outcome });
+    }
+  }
+}
+
+function toIndexed(event: MessageCreated): IndexedMessage {
+  const at = new Date(event.createdAt);
+  return {
+    applicationToken: event.applicationToken,
+    chatNumber: event.chatNumber,
+    number: event.messageNumber,
+    content: event.content,
+    createdAt: at,
+    updatedAt: at,
+  };
+}
+
+function reasonOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,136 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type { Registry };
+
+/** A registry per program, never prom-client's global default one. */
+export function createRegistry(program: string): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ program });
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+export function createHttpMetrics(registry: Registry) {
+  return {
+    requests: new Counter({
+      name: 'http_requests_total',
+      help: 'HTTP requests by method, route template and status.',
+      labelNames: ['method', 'route', 'status'] as const,
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request duration by method, route template and status.',
+      labelNames: ['method', 'route', 'status'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+  };
+}
+export type HttpMetrics = ReturnType<typeof createHttpMetrics>;
+
+export function createApiMetrics(registry: Registry) {
+  return {
+    creates: new Counter({
+      name: 'chat_creates_total',
+      help: 'Accepted creates by type (application, chat, message).',
+      labelNames: ['type'] as const,
+      registers: [registry],
+    }),
+    publishConfirm: new Histogram({
+      name: 'queue_publish_confirm_seconds',
+      help: 'Time from publish to broker confirm.',
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    publishFailures: new Counter({
+      name: 'queue_publish_failures_total',
+      help: 'Publishes that were not confirmed (answered 503).',
+      registers: [registry],
+    }),
+    idempotentReplays: new Counter({
+      name: 'idempotent_replays_total',
+      help: 'Creates answered from an Idempotency-Key record.',
+      labelNames: ['type'] as const,
+      registers: [registry],
+    }),
+    reseeds: new Counter({
+      name: 'number_reseeds_total',
+      help: 'Numbering keys re-seeded from MySQL after Redis lost them.',
+      labelNames: ['level'] as const,
+      registers: [registry],
+    }),
+  };
+}
+export type ApiMetrics = ReturnType<typeof createApiMetrics>;
+
+export function createConsumerMetrics(registry: Registry) {
+  return {
+    batchSize: new Histogram({
+      name: 'consumer_batch_size',
+      help: 'Messages per persisted batch.',
+      buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500],
+      registers: [registry],
+    }),
+    batchDuration: new Histogram({
+      name: 'consumer_batch_duration_seconds',
+      help: 'Time to persist, mark and index one batch.',
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    persisted: new Counter({
+      name: 'consumer_messages_total',
+      help: 'Queued writes handled, by event type and outcome.',
+      labelNames: ['type', 'outcome'] as const,
+      registers: [registry],
+    }),
+    redeliveries: new Counter({
+      name: 'consumer_redeliveries_total',
+      help: 'Deliveries flagged as redelivered by the broker.',
+      registers: [registry],
+    }),
+    deadLetters: new Counter({
+      name: 'consumer_dead_letters_total',
+      help: 'Messages sent to the dead-letter queue, by reason.',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    retries: new Counter({
+      name: 'consumer_batch_retries_total',
+      help: 'Batch attempts that failed with a transient error and were retried.',
+      registers: [registry],
+    }),
+  };
+}
+export type ConsumerMetrics = ReturnType<typeof createConsumerMetrics>;
+
+export function createFlusherMetrics(registry: Registry) {
+  return {
+    runDuration: new Histogram({
+      name: 'flusher_run_duration_seconds',
+      help: 'Duration of a flusher run.',
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60],
+      registers: [registry],
+    }),
+    rowsUpdated: new Counter({
+      name: 'flusher_rows_updated_total',
+      help: 'Counter rows recomputed, by table.',
+      labelNames: ['table'] as const,
+      registers: [registry],
+    }),
+    runs: new Counter({
+      name: 'flusher_runs_total',
+      help: 'Flusher runs by outcome (success, failure, skipped when another holds the lock).',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    lastSuccess: new Gauge({
+      name: 'flusher_last_success_timestamp_seconds',
+      help: 'Unix time of the last successful flusher run.',
+      registers: [registry],
+    }),
+  };
+}
+export type FlusherMetrics = ReturnType<typeof createFlusherMetrics>;

@@ -1,0 +1,103 @@
+import { connect, type ChannelModel } from 'amqplib';
+import type { Logger } from '../log/logger.js';
+
+export interface AmqpConnectionOptions {
+  readonly url: string;
+  readonly name: string;
+  readonly logger: Logger;
+  /** Runs after every (re)connect: create channels, assert topology, start consuming. */
+  readonly onConnect: (connection: ChannelModel) => Promise<void>;
+  readonly onDisconnect?: () => void;
+  readonly maxBackoffMs?: number;
+}
+
+/**
+ * One long-lived AMQP connection per process, re-established with exponential backoff.
+ * Callers never wait for a reconnect: while it is down they see `connected === false`.
+ */
+export class AmqpConnection {
+  private connection: ChannelModel | null = null;
+  private stopped = false;
+  private attempt = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private firstConnect: Promise<void> | null = null;
+
+  constructor(private readonly options: AmqpConnectionOptions) {}
+
+  get connected(): boolean {
+    return this.connection !== null;
+  }
+
+  /** Starts connecting; resolves at the first successful connection. */
+  start(): Promise<void> {
+    this.firstConnect ??= new Promise<void>((resolve) => {
+      this.onFirstConnect = resolve;
+      void this.tryConnect();
+    });
+    return this.firstConnect;
+  }
+
+  async close(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    const connection = this.connection;
+    this.connection = null;
+    if (connection !== null) await connection.close().catch(() => undefined);
+  }
+
+  private onFirstConnect: () => void = () => undefined;
+
+  private async tryConnect(): Promise<void> {
+    this.timer = null;
+    if (this.stopped) return;
+    try {
+      await this.open();
+      this.attempt = 0;
+      this.onFirstConnect();
+    } catch (err) {
+      this.attempt += 1;
+      const delay = Math.min(100 * 2 ** this.attempt, this.options.maxBackoffMs ?? 10_000);
+      this.options.logger.warn(
+        { err: (err as Error).message, delayMs: delay },
+        'rabbitmq connection failed; retrying',
+      );
+      this.schedule(delay);
+    }
+  }
+
+  private schedule(delayMs: number): void {
+    if (!this.stopped && this.timer === null) {
+      this.timer = setTimeout(() => void this.tryConnect(), delayMs);
+    }
+  }
+
+  private async open(): Promise<void> {
+    const connection = await connect(this.options.url, {
+      clientProperties: { connection_name: this.options.name },
+      timeout: 5_000,
+    });
+    connection.on('error', (err: Error) =>
+      this.options.logger.warn({ err: err.message }, 'rabbitmq connection error'),
+    );
+    connection.on('blocked', (reason: string) =>
+      this.options.logger.warn({ reason }, 'rabbitmq connection blocked'),
+    );
+    connection.on('close', () => {
+      if (this.connection !== connection) return;
+      this.connection = null;
+      this.options.onDisconnect?.();
+      if (!this.stopped) {
+        this.options.logger.warn('rabbitmq connection closed; reconnecting');
+        this.schedule(100);
+      }
+    });
+    try {
+      await this.options.onConnect(connection);
+    } catch (err) {
+      await connection.close().catch(() => undefined);
+      throw err;
+    }
+    this.connection = connection;
+    this.options.logger.info('rabbitmq connected');
+  }
+}

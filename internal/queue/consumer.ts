@@ -1,0 +1,220 @@
+import type { ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
+import type { WriteEvent } from '../domain/model.js';
+import { PoisonMessageError, decodeWriteEvent } from '../domain/events.js';
+import type { Logger } from '../log/logger.js';
+import { assertTopology, deadLetterQueueOf } from './topology.js';
+
+/** What the consumer does with a batch of decoded events; implemented in jobs/. */
+export interface BatchHandler {
+  /**
+   * Persists the events. Resolves with the events to dead-letter (with their reason) and
+   * the ones whose handling failed for good and should be redelivered (`retry`).
+   * Rejects only when the whole batch must be redelivered.
+   */
+  handle(events: readonly WriteEvent[]): Promise<{
+    deadLetter: readonly { event: WriteEvent; reason: string }[];
+    retry: readonly { event: WriteEvent; reason: string }[];
+  }>;
+}
+
+export interface ConsumerObserver {
+  batch(size: number, seconds: number): void;
+  redelivered(): void;
+  deadLettered(reason: string): void;
+}
+
+export interface WriteConsumerOptions {
+  readonly queue: string;
+  readonly prefetch: number;
+  readonly batchSize: number;
+  readonly batchWaitMs: number;
+  readonly maxDeliveries: number;
+  readonly handler: BatchHandler;
+  readonly observer: ConsumerObserver;
+  readonly logger: Logger;
+}
+
+interface Delivery {
+  readonly message: ConsumeMessage;
+  readonly channel: ConfirmChannel;
+}
+
+/**
+ * Consumes the write queue with a prefetch window, hands batches to the handler one at a
+ * time, and settles deliveries only after the handler's commit: acks (multiple) for what was
+ * persisted or dead-lettered, nacks for what must be redelivered. Deliveries of a channel
+ * that died are dropped: the broker redelivers them.
+ */
+export class WriteConsumer {
+  private channel: ConfirmChannel | null = null;
+  private consumerTag: string | null = null;
+  private buffer: Delivery[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private stopping = false;
+
+  constructor(private readonly options: WriteConsumerOptions) {}
+
+  get consuming(): boolean {
+    return this.channel !== null && this.consumerTag !== null;
+  }
+
+  /** Wire as the connection's onConnect. */
+  readonly attach = async (connection: ChannelModel): Promise<void> => {
+    const channel = await connection.createConfirmChannel();
+    channel.on('error', (err: Error) =>
+      this.options.logger.warn({ err: err.message }, 'consumer channel error'),
+    );
+    channel.on('close', () => this.forget(channel));
+    await assertTopology(channel, this.options.queue);
+    await channel.prefetch(this.options.prefetch);
+    this.channel = channel;
+    if (this.stopping) return;
+    const { consumerTag } = await channel.consume(this.options.queue, (message) => {
+      if (message !== null) this.enqueue({ message, channel });
+    });
+    this.consumerTag = consumerTag;
+  };
+
+  readonly detach = (): void => {
+    if (this.channel !== null) this.forget(this.channel);
+  };
+
+  /** Stops taking deliveries and finishes what was already received. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const { channel, consumerTag } = this;
+    if (channel !== null && consumerTag !== null) {
+      this.consumerTag = null;
+      await channel.cancel(consumerTag).catch(() => undefined);
+    }
+    this.kick();
+    await this.running;
+  }
+
+  private forget(channel: ConfirmChannel): void {
+    if (this.channel === channel) {
+      this.channel = null;
+      this.consumerTag = null;
+    }
+    this.buffer = this.buffer.filter((d) => d.channel !== channel);
+  }
+
+  private enqueue(delivery: Delivery): void {
+    this.buffer.push(delivery);
+    if (this.buffer.length >= this.options.batchSize) this.kick();
+    else this.timer ??= setTimeout(() => this.kick(), this.options.batchWaitMs);
+  }
+
+  private kick(): void {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    this.running ??= this.drain().finally(() => {
+      this.running = null;
+      if (this.buffer.length > 0) this.kick();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.buffer.length > 0) {
+      const batch = this.buffer.splice(0, this.options.batchSize);
+      const started = process.hrtime.bigint();
+      try {
+        await this.process(batch);
+      } catch (err) {
+        // The batch stays unacknowledged; closing its channel makes the broker redeliver it.
+        this.options.logger.error({ err }, 'batch failed; it will be redelivered');
+        const channel = batch[0]?.channel;
+        if (channel !== undefined) {
+          this.forget(channel);
+          await channel.close().catch(() => undefined);
+        }
+      }
+      this.options.observer.batch(batch.length, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  private async process(batch: readonly Delivery[]): Promise<void> {
+    const decoded: { delivery: Delivery; event: WriteEvent }[] = [];
+    const settled = new Set<Delivery>();
+    for (const delivery of batch) {
+      if (delivery.message.fields.redelivered) this.options.observer.redelivered();
+      try {
+        decoded.push({ delivery, event: decodeWriteEvent(delivery.message.content) });
+      } catch (err) {
+        if (!(err instanceof PoisonMessageError)) throw err;
+        await this.deadLetter(delivery, `poison: ${err.reason}`);
+        settled.add(delivery);
+      }
+    }
+    if (decoded.length > 0) {
+      const byEvent = new Map(decoded.map((d) => [d.event, d.delivery]));
+      const outcome = await this.options.handler.handle(decoded.map((d) => d.event));
+      for (const { event, reason } of outcome.deadLetter) {
+        const delivery = byEvent.get(event);
+        if (delivery === undefined) continue;
+        await this.deadLetter(delivery, reason);
+        settled.add(delivery);
+      }
+      for (const { event, reason } of outcome.retry) {
+        const delivery = byEvent.get(event);
+        if (delivery === undefined) continue;
+        if (deliveryCount(delivery.message) + 1 >= this.options.maxDeliveries) {
+          await this.deadLetter(delivery, `failed ${this.options.maxDeliveries} deliveries: ${reason}`);
+        } else {
+          delivery.channel.nack(delivery.message, false, true);
+        }
+        settled.add(delivery);
+      }
+    }
+    this.ackRest(batch, settled);
+  }
+
+  /** One multiple-ack up to the highest delivery tag still outstanding in the batch. */
+  private ackRest(batch: readonly Delivery[], settled: ReadonlySet<Delivery>): void {
+    let last: Delivery | undefined;
+    for (const delivery of batch) {
+      if (settled.has(delivery)) continue;
+      if (last === undefined || delivery.message.fields.deliveryTag > last.message.fields.deliveryTag) {
+        last = delivery;
+      }
+    }
+    last?.channel.ack(last.message, true);
+  }
+
+  private async deadLetter(delivery: Delivery, reason: string): Promise<void> {
+    const { message, channel } = delivery;
+    this.options.logger.warn(
+      { reason, messageId: message.properties.messageId as unknown },
+      'dead-lettering message',
+    );
+    await new Promise<void>((resolve, reject) => {
+      channel.sendToQueue(
+        deadLetterQueueOf(this.options.queue),
+        message.content,
+        {
+          persistent: true,
+          contentType: String(message.properties.contentType ?? 'application/octet-stream'),
+          messageId: String(message.properties.messageId ?? ''),
+          type: String(message.properties.type ?? ''),
+          headers: {
+            ...(message.properties.headers ?? {}),
+            'x-death-reason': reason,
+            'x-original-queue': this.options.queue,
+          },
+        },
+        (err: unknown) => (err ? reject(err instanceof Error ? err : new Error('nacked')) : resolve()),
+      );
+    });
+    channel.ack(message);
+    this.options.observer.deadLettered(reason.split(':')[0] ?? reason);
+  }
+}
+
+/** Quorum queues count earlier deliveries in `x-delivery-count`. */
+function deliveryCount(message: ConsumeMessage): number {
+  const count = (message.properties.headers ?? {})['x-delivery-count'] as unknown;
+  return typeof count === 'number' ? count : 0;
+}

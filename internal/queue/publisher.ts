@@ -1,0 +1,78 @@
+import type { ChannelModel, ConfirmChannel } from 'amqplib';
+import type { WriteEvent } from '../domain/model.js';
+import type { WritePublisher } from '../domain/ports.js';
+import { ServiceUnavailableError } from '../domain/errors.js';
+import { encodeWriteEvent } from '../domain/events.js';
+import { assertTopology } from './topology.js';
+
+export interface PublisherObserver {
+  confirmed(seconds: number): void;
+  failed(): void;
+}
+
+/**
+ * Publishes persistent messages on one confirm channel and resolves only when the broker
+ * confirms them. No channel, a nack, a closed channel or a slow confirm are all a 503.
+ */
+export class ConfirmPublisher implements WritePublisher {
+  private channel: ConfirmChannel | null = null;
+
+  constructor(
+    private readonly queue: string,
+    private readonly observer: PublisherObserver,
+    private readonly confirmTimeoutMs = 5_000,
+  ) {}
+
+  get ready(): boolean {
+    return this.channel !== null;
+  }
+
+  /** Wire as the connection's onConnect. */
+  readonly attach = async (connection: ChannelModel): Promise<void> => {
+    const channel = await connection.createConfirmChannel();
+    channel.on('error', () => undefined);
+    channel.on('close', () => {
+      if (this.channel === channel) this.channel = null;
+    });
+    await assertTopology(channel, this.queue);
+    this.channel = channel;
+  };
+
+  readonly detach = (): void => {
+    this.channel = null;
+  };
+
+  async publish(event: WriteEvent): Promise<void> {
+    const channel = this.channel;
+    if (channel === null) throw new ServiceUnavailableError('The message broker');
+    const started = process.hrtime.bigint();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error('publisher confirm timed out')),
+          this.confirmTimeoutMs,
+        );
+        channel.sendToQueue(
+          this.queue,
+          encodeWriteEvent(event),
+          {
+            persistent: true,
+            contentType: 'application/json',
+            messageId: event.eventId,
+            type: event.kind,
+            timestamp: Math.floor(Date.now() / 1000),
+          },
+          (err: unknown) => {
+            clearTimeout(timer);
+            if (err) reject(err instanceof Error ? err : new Error('publish nacked'));
+            else resolve();
+          },
+        );
+      });
+    } catch (err) {
+      this.observer.failed();
+      throw new ServiceUnavailableError('The message broker', 2, err);
+    }
+    this.observer.confirmed(Number(process.hrtime.bigint() - started) / 1e9);
+  }
+}

@@ -1,0 +1,19 @@
+import { Redis } from 'ioredis';
+import type { Logger } from '../log/logger.js';
+
+/**
+ * One connection per process. Commands issued while Redis is unreachable fail fast
+ * (maxRetriesPerRequest: 1, no offline queue) so requests get a 503, not a hang.
+ */
+export function createRedis(url: string, logger: Logger, name: string): Redis {
+  const redis = new Redis(url, {
+    connectionName: name,
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    connectTimeout: 5_000,
+    retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 5_000),
+  });
+  redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));
+  return redis;
+}

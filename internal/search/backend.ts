@@ -1,0 +1,55 @@
+import type { Sequelize } from 'sequelize';
+import type { Registry } from 'prom-client';
+import type { Config } from '../config/config.js';
+import type { HealthCheck, SearchIndexer, SearchPort } from '../domain/ports.js';
+import type { Logger } from '../log/logger.js';
+import { createSearchMetrics } from './metrics.js';
+import { MysqlSearch } from './mysql.js';
+import { ElasticsearchSearch } from './elasticsearch/adapter.js';
+import { createElasticsearchClient } from './elasticsearch/client.js';
+
+export interface SearchBackend {
+  readonly name: 'elasticsearch' | 'mysql';
+  readonly port: SearchPort;
+  /** Null for the MySQL backend: it searches the rows themselves, nothing to index. */
+  readonly indexer: SearchIndexer | null;
+  readonly checks: readonly HealthCheck[];
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Elasticsearch when ELASTICSEARCH_URL is set, otherwise the built-in MySQL search. */
+export function createSearchBackend(
+  config: Config,
+  sequelize: Sequelize,
+  registry: Registry,
+  logger: Logger,
+): SearchBackend {
+  const metrics = createSearchMetrics(registry);
+  if (config.elasticsearch === undefined) {
+    return {
+      name: 'mysql',
+      port: new MysqlSearch(sequelize, metrics),
+      indexer: null,
+      checks: [],
+      start: () => Promise.resolve(),
+      close: () => Promise.resolve(),
+    };
+  }
+  const client = createElasticsearchClient(config.elasticsearch);
+  const es = new ElasticsearchSearch({ client, index: config.elasticsearch.index, metrics });
+  return {
+    name: 'elasticsearch',
+    port: es,
+    indexer: es,
+    checks: [es],
+    // Creating the index is retried by the next start or reindex; serving must not wait on it.
+    start: () =>
+      es
+        .ensureIndex()
+        .catch((err: unknown) =>
+          logger.warn({ err: (err as Error).message }, 'could not ensure the search index yet'),
+        ),
+    close: () => client.close(),
+  };
+}

@@ -1,0 +1,40 @@
+import { expect } from 'chai';
+import {
+  PoisonMessageError,
+  decodeWriteEvent,
+  encodeWriteEvent,
+} from '../../../internal/domain/events.js';
+import type { WriteEvent } from '../../../internal/domain/model.js';
+
+const message: WriteEvent = {
+  kind: 'message.created',
+  eventId: '0b5f4a4e-1c1e-4c1e-9c1e-1c1e1c1e1c1e',
+  applicationToken: '2a7b3bbd-45e2-4eff-b7cd-0123456789ab',
+  chatNumber: 3,
+  messageNumber: 9,
+  content: 'héllo \u0000 "world" 🎉',
+  createdAt: '2026-01-01T00:00:00.123Z',
+};
+
+describe('domain/events', () => {
+  it('round-trips an event exactly', () => {
+    expect(decodeWriteEvent(encodeWriteEvent(message))).to.deep.equal(message);
+    const chat: WriteEvent = { ...message, kind: 'chat.created', chatName: null } as unknown as WriteEvent;
+    expect(decodeWriteEvent(encodeWriteEvent(chat)).kind).to.equal('chat.created');
+  });
+
+  it('refuses undecodable or invalid bodies as poison, naming what is wrong', () => {
+    const cases: [Buffer, RegExp][] = [
+      [Buffer.from('{nope'), /not valid JSON/],
+      [Buffer.from('42'), /not an object/],
+      [Buffer.from(JSON.stringify({ ...message, kind: 'chat.deleted' })), /kind/],
+      [Buffer.from(JSON.stringify({ ...message, messageNumber: 0 })), /messageNumber/],
+      [Buffer.from(JSON.stringify({ ...message, content: '' })), /content/],
+      [Buffer.from(JSON.stringify({ ...message, applicationToken: 'x' })), /applicationToken/],
+      [Buffer.from(JSON.stringify({ ...message, createdAt: 'yesterday' })), /createdAt/],
+    ];
+    for (const [body, reason] of cases) {
+      expect(() => decodeWriteEvent(body)).to.throw(PoisonMessageError, reason);
+    }
+  });
+});

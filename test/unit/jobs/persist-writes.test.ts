@@ -1,0 +1,142 @@
+import { expect } from 'chai';
+import { PersistWrites } from '../../../internal/jobs/persist-writes.js';
+import type { BatchOutcome } from '../../../internal/db/write-batch.js';
+import type { DirtySet } from '../../../internal/counters/dirty.js';
+import type { IndexedMessage } from '../../../internal/domain/ports.js';
+import type { WriteEvent } from '../../../internal/domain/model.js';
+import { createConsumerMetrics, createRegistry } from '../../../internal/metrics/registry.js';
+import { silentLogger } from '../../support/environment.js';
+
+const token = '2a7b3bbd-45e2-4eff-b7cd-0123456789ab';
+const message = (n: number, content = `m${n}`): WriteEvent => ({
+  kind: 'message.created',
+  eventId: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
+  applicationToken: token,
+  chatNumber: 1,
+  messageNumber: n,
+  content,
+  createdAt: '2026-01-01T00:00:00.000Z',
+});
+
+const ok = (touchedChatIds: number[] = [1]): BatchOutcome => ({
+  rejected: [],
+  touchedApplicationIds: [1],
+  touchedChatIds,
+});
+
+class FakeDirty {
+  marks: [number[], number[]][] = [];
+  failures = 0;
+  mark(apps: readonly number[], chats: readonly number[]) {
+    if (this.failures-- > 0) return Promise.reject(new Error('redis down'));
+    this.marks.push([[...apps], [...chats]]);
+    return Promise.resolve();
+  }
+}
+
+function handler(options: {
+  persist: (events: readonly WriteEvent[]) => Promise<BatchOutcome>;
+  dirty?: FakeDirty;
+  index?: (messages: readonly IndexedMessage[]) => Promise<void>;
+  signal?: AbortSignal;
+}) {
+  const dirty = options.dirty ?? new FakeDirty();
+  return new PersistWrites({
+    persist: options.persist,
+    dirty: dirty as unknown as DirtySet,
+    indexer: options.index === undefined ? null : { index: options.index },
+    signal: options.signal ?? new AbortController().signal,
+    metrics: createConsumerMetrics(createRegistry('test')),
+    logger: silentLogger,
+  });
+}
+
+const lostConnection = () => Object.assign(new Error('lost'), { name: 'SequelizeConnectionError' });
+const tooLong = () =>
+  Object.assign(new Error('Data too long'), { name: 'SequelizeDatabaseError', original: { errno: 1406 } });
+
+describe('jobs/PersistWrites', function () {
+  this.timeout(5_000);
+
+  it('retries a batch while MySQL is unreachable, then marks and indexes it', async () => {
+    let calls = 0;
+    const indexed: number[] = [];
+    const dirty = new FakeDirty();
+    const result = await handler({
+      persist: () => (++calls < 3 ? Promise.reject(lostConnection()) : Promise.resolve(ok([7]))),
+      dirty,
+      index: (messages) => {
+        indexed.push(...messages.map((m) => m.number));
+        return Promise.resolve();
+      },
+    }).handle([message(1), message(2)]);
+    expect(calls).to.equal(3);
+    expect(result).to.deep.equal({ deadLetter: [], retry: [] });
+    expect(dirty.marks).to.deep.equal([[[1], [7]]]);
+    expect(indexed).to.deep.equal([1, 2]);
+  });
+
+  it('isolates a permanently failing event so the rest of the batch is persisted', async () => {
+    const bad = message(2, 'bad');
+    const persisted: number[] = [];
+    const result = await handler({
+      persist: (events) => {
+        if (events.includes(bad)) return Promise.reject(tooLong());
+        persisted.push(...events.map((e) => (e.kind === 'message.created' ? e.messageNumber : 0)));
+        return Promise.resolve(ok());
+      },
+    }).handle([message(1), bad, message(3)]);
+    expect(persisted).to.deep.equal([1, 3]);
+    expect(result.retry).to.have.lengthOf(1);
+    expect(result.retry[0]?.event).to.equal(bad);
+    expect(result.retry[0]?.reason).to.match(/Data too long/);
+  });
+
+  it('passes rejected events (conflicts) on for dead-lettering and does not index them', async () => {
+    const conflict = message(2);
+    const indexed: number[] = [];
+    const result = await handler({
+      persist: () =>
+        Promise.resolve({ ...ok(), rejected: [{ event: conflict, reason: 'message number already taken' }] }),
+      index: (messages) => {
+        indexed.push(...messages.map((m) => m.number));
+        return Promise.resolve();
+      },
+    }).handle([message(1), conflict]);
+    expect(result.deadLetter.map((r) => r.event)).to.deep.equal([conflict]);
+    expect(indexed).to.deep.equal([1]);
+  });
+
+  it('keeps retrying while the search index is unavailable; nothing is acked meanwhile', async () => {
+    let attempts = 0;
+    await handler({
+      persist: () => Promise.resolve(ok()),
+      index: () =>
+        ++attempts < 3 ? Promise.reject(Object.assign(new Error('es down'), { retryable: true })) : Promise.resolve(),
+    }).handle([message(1)]);
+    expect(attempts).to.equal(3);
+  });
+
+  it('gives the batch back (rejects) when shutdown interrupts retrying', async () => {
+    const controller = new AbortController();
+    const pending = handler({
+      persist: () => Promise.reject(lostConnection()),
+      signal: controller.signal,
+    }).handle([message(1)]);
+    setTimeout(() => controller.abort(new Error('shutting down')), 50);
+    let caught: unknown;
+    try {
+      await pending;
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).to.be.instanceOf(Error);
+  });
+
+  it('retries marking counters dirty until Redis answers', async () => {
+    const dirty = new FakeDirty();
+    dirty.failures = 2;
+    await handler({ persist: () => Promise.resolve(ok([3])), dirty }).handle([message(1)]);
+    expect(dirty.marks).to.deep.equal([[[1], [3]]]);
+  });
+});

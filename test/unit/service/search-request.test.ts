@@ -1,0 +1,66 @@
+import { expect } from 'chai';
+import { SearchService } from '../../../internal/service/search.js';
+import { likePattern } from '../../../internal/search/mysql.js';
+import { fingerprint, parseIdempotencyKey } from '../../../internal/service/idempotency.js';
+import { AppError } from '../../../internal/domain/errors.js';
+import type { ApplicationRepository, ChatRepository, SearchPort } from '../../../internal/domain/ports.js';
+
+const unused = {} as ApplicationRepository & ChatRepository & SearchPort;
+const service = new SearchService(unused, unused, unused);
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof AppError) return err.code;
+    throw err;
+  }
+  return undefined;
+}
+
+describe('service/search request parsing', () => {
+  it('takes the text from q, then search_query, then the JSON body', () => {
+    expect(service.parseRequest({ q: 'a b' }, undefined).terms).to.deep.equal(['a', 'b']);
+    expect(service.parseRequest({ search_query: 'x' }, undefined).terms).to.deep.equal(['x']);
+    expect(service.parseRequest({}, { search_query: 'body text' }).terms).to.deep.equal(['body', 'text']);
+    expect(service.parseRequest({ q: 'query' }, { search_query: 'body' }).terms).to.deep.equal(['query']);
+  });
+
+  it('refuses an empty or missing query with 400 missing_query', () => {
+    expect(codeOf(() => service.parseRequest({}, undefined))).to.equal('missing_query');
+    expect(codeOf(() => service.parseRequest({ q: '   ' }, undefined))).to.equal('missing_query');
+    expect(codeOf(() => service.parseRequest({}, { search_query: 5 }))).to.equal('invalid_query');
+  });
+
+  it('bounds limit and offset', () => {
+    expect(service.parseRequest({ q: 'a' }, undefined)).to.include({ limit: 20, offset: 0 });
+    expect(service.parseRequest({ q: 'a', limit: '100', offset: '40' }, undefined)).to.include({ limit: 100, offset: 40 });
+    for (const query of [{ limit: '0' }, { limit: '101' }, { offset: '-1' }, { offset: '99999' }]) {
+      expect(codeOf(() => service.parseRequest({ q: 'a', ...query }, undefined))).to.equal('invalid_query');
+    }
+  });
+});
+
+describe('search/mysql likePattern', () => {
+  it('escapes LIKE wildcards and its own escape character', () => {
+    expect(likePattern('100%')).to.equal('%100!%%');
+    expect(likePattern('a_c')).to.equal('%a!_c%');
+    expect(likePattern('wow!')).to.equal('%wow!!%');
+    expect(likePattern("' OR 1=1 --")).to.equal("%' OR 1=1 --%");
+  });
+});
+
+describe('service/idempotency', () => {
+  it('accepts 1–255 visible ASCII characters', () => {
+    expect(parseIdempotencyKey(undefined)).to.equal(null);
+    expect(parseIdempotencyKey('order-42:retry')).to.equal('order-42:retry');
+    expect(codeOf(() => parseIdempotencyKey(''))).to.equal('invalid_idempotency_key');
+    expect(codeOf(() => parseIdempotencyKey('has space'))).to.equal('invalid_idempotency_key');
+    expect(codeOf(() => parseIdempotencyKey('k'.repeat(256)))).to.equal('invalid_idempotency_key');
+  });
+
+  it('fingerprints the validated input, not its formatting', () => {
+    expect(fingerprint({ message_content: 'hi' })).to.equal(fingerprint(JSON.parse('{ "message_content" : "hi" }')));
+    expect(fingerprint({ message_content: 'hi' })).not.to.equal(fingerprint({ message_content: 'hi!' }));
+  });
+});
