@@ -1,7 +1,11 @@
 import { createServer } from 'node:http';
 import { loadConfig, type Config } from '../../internal/config/config.js';
 import { createLogger, type Logger } from '../../internal/log/logger.js';
-import { createApiMetrics, createHttpMetrics, createRegistry } from '../../internal/metrics/registry.js';
+import {
+  createApiMetrics,
+  createHttpMetrics,
+  createRegistry,
+} from '../../internal/metrics/registry.js';
 import { createSequelize } from '../../internal/db/sequelize.js';
 import { defineModels } from '../../internal/db/models.js';
 import { SqlApplicationRepository } from '../../internal/db/repositories/applications.js';
@@ -88,13 +92,20 @@ export function build(overrides: ApiOverrides = {}): Program {
       // Re-index at once; the outbox row keeps it durable if the index is down right now.
       onEdited: async (view) => {
         if (search.indexer === null) return;
-        const where = { token: view.application_token, chatNumber: view.chat_number, number: view.message_number };
+        const where = {
+          token: view.application_token,
+          chatNumber: view.chat_number,
+          number: view.message_number,
+        };
         try {
           const pending = await outbox.pending(1, where);
           await search.indexer.index(pending.map((e) => e.message));
           await outbox.done(pending);
         } catch (err) {
-          logger.warn({ err: (err as Error).message }, 're-index after edit deferred to the flusher');
+          logger.warn(
+            { err: (err as Error).message },
+            're-index after edit deferred to the flusher',
+          );
         }
       },
     }),
@@ -114,15 +125,18 @@ export function build(overrides: ApiOverrides = {}): Program {
     services,
     openapi: openapiDocument,
   });
-  const server = createServer(app.callback());
+  const handle = app.callback();
+  const server = createServer((req, res) => void handle(req, res));
   server.keepAliveTimeout = 65_000;
   const opsServer = createOpsServer(registry, null);
 
   return {
     async start() {
-      redis.connect().catch((err: unknown) =>
-        logger.warn({ err: (err as Error).message }, 'redis not reachable yet'),
-      );
+      redis
+        .connect()
+        .catch((err: unknown) =>
+          logger.warn({ err: (err as Error).message }, 'redis not reachable yet'),
+        );
       void amqp.start();
       await search.start();
       const http = await listen(server, config.http.port);

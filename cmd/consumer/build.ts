@@ -76,18 +76,26 @@ export function build(overrides: ConsumerOverrides = {}): Program {
     async start() {
       const http = await listen(opsServer, config.consumerHttpPort);
       overrides.onListening?.({ http });
-      redis.connect().catch((err: unknown) =>
-        logger.warn({ err: (err as Error).message }, 'redis not reachable yet'),
-      );
+      redis
+        .connect()
+        .catch((err: unknown) =>
+          logger.warn({ err: (err as Error).message }, 'redis not reachable yet'),
+        );
       await search.start();
       void amqp.start();
-      logger.info({ port: http, queue: config.rabbitmq.queue, search: search.name }, 'consumer started');
+      logger.info(
+        { port: http, queue: config.rabbitmq.queue, search: search.name },
+        'consumer started',
+      );
     },
     async stop() {
       readiness.drain();
       const drained = consumer.stop();
       // Past half the budget, stop retrying: the unacked batch is redelivered elsewhere.
-      const giveUp = setTimeout(() => shutdown.abort(new Error('shutting down')), config.shutdownTimeoutMs / 2);
+      const giveUp = setTimeout(
+        () => shutdown.abort(new Error('shutting down')),
+        config.shutdownTimeoutMs / 2,
+      );
       await drained;
       clearTimeout(giveUp);
       await amqp.close();

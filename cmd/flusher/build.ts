@@ -18,7 +18,6 @@ import { mysqlCheck, redisCheck } from '../../internal/runtime/checks.js';
 import { sleep, type Program } from '../../internal/runtime/program.js';
 import type { LeaderLock } from '../../internal/domain/ports.js';
 import { createSearchBackend } from '../../internal/search/backend.js';
-import { createLeaseLockFromCluster } from '../../internal/k8s/lease-lock.js';
 
 export interface FlusherOverrides {
   readonly config?: Config;
@@ -55,13 +54,17 @@ export function build(overrides: FlusherOverrides = {}): FlusherProgram {
     outbox: new SearchOutbox(sequelize),
     indexer: search.indexer,
   });
-  const lock = overrides.lock ?? chooseLock(config, redis, logger);
+  let lock: Promise<LeaderLock> | null = null;
   const readiness = new Readiness([mysqlCheck(sequelize), redisCheck(redis)]);
   const opsServer = createOpsServer(registry, readiness);
 
   async function runOnce(): Promise<boolean> {
     const end = metrics.runDuration.startTimer();
-    const handle = await lock.tryAcquire();
+    lock ??=
+      overrides.lock === undefined
+        ? chooseLock(config, redis, logger)
+        : Promise.resolve(overrides.lock);
+    const handle = await (await lock).tryAcquire();
     if (handle === null) {
       metrics.runs.inc({ outcome: 'skipped' });
       logger.info('another flusher holds the lock; skipping this run');
@@ -128,19 +131,26 @@ export function build(overrides: FlusherOverrides = {}): FlusherProgram {
   };
 }
 
-function chooseLock(
+/** A Lease in a cluster, Redis elsewhere; the Kubernetes client is loaded only when used. */
+async function chooseLock(
   config: Config,
   redis: ReturnType<typeof createRedis>,
   logger: Logger,
-): LeaderLock {
+): Promise<LeaderLock> {
   const { lock, inCluster, lockName, lockTtlSeconds, namespace, identity } = config.flusher;
   const kind = lock === 'auto' ? (inCluster ? 'kubernetes' : 'redis') : lock;
   switch (kind) {
     case 'none':
       return noLock;
     case 'redis':
-      return new RedisLock(redis, `${config.redis.keyPrefix}lock:${lockName}`, lockTtlSeconds * 1000, logger);
-    case 'kubernetes':
+      return new RedisLock(
+        redis,
+        `${config.redis.keyPrefix}lock:${lockName}`,
+        lockTtlSeconds * 1000,
+        logger,
+      );
+    case 'kubernetes': {
+      const { createLeaseLockFromCluster } = await import('../../internal/k8s/lease-lock.js');
       return createLeaseLockFromCluster({
         namespace: namespace ?? 'default',
         name: lockName,
@@ -148,5 +158,6 @@ function chooseLock(
         ttlSeconds: lockTtlSeconds,
         logger,
       });
+    }
   }
 }

@@ -22,7 +22,8 @@ export class DirtySet {
 
   async mark(applicationIds: readonly number[], chatIds: readonly number[]): Promise<void> {
     const pipeline = this.redis.multi();
-    if (applicationIds.length > 0) pipeline.sadd(this.keys.dirty('apps').pending, ...applicationIds);
+    if (applicationIds.length > 0)
+      pipeline.sadd(this.keys.dirty('apps').pending, ...applicationIds);
     if (chatIds.length > 0) pipeline.sadd(this.keys.dirty('chats').pending, ...chatIds);
     if (applicationIds.length + chatIds.length === 0) return;
     const results = await pipeline.exec();

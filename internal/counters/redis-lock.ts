@@ -25,18 +25,21 @@ export class RedisLock implements LeaderLock {
     if (taken !== 'OK') return null;
     const controller = new AbortController();
     let renewedAt = Date.now();
-    const renew = setInterval(() => {
-      this.redis.eval(RENEW, 1, this.key, owner, this.ttlMs).then(
-        (ok) => {
-          if (ok === 1) renewedAt = Date.now();
-          else controller.abort(new Error('lock lost'));
-        },
-        (err: unknown) => {
-          this.logger.warn({ err: (err as Error).message }, 'lock renewal failed');
-          if (Date.now() - renewedAt > this.ttlMs) controller.abort(new Error('lock expired'));
-        },
-      );
-    }, Math.max(Math.floor(this.ttlMs / 3), 50));
+    const renew = setInterval(
+      () => {
+        this.redis.eval(RENEW, 1, this.key, owner, this.ttlMs).then(
+          (ok) => {
+            if (ok === 1) renewedAt = Date.now();
+            else controller.abort(new Error('lock lost'));
+          },
+          (err: unknown) => {
+            this.logger.warn({ err: (err as Error).message }, 'lock renewal failed');
+            if (Date.now() - renewedAt > this.ttlMs) controller.abort(new Error('lock expired'));
+          },
+        );
+      },
+      Math.max(Math.floor(this.ttlMs / 3), 50),
+    );
     renew.unref();
     return {
       signal: controller.signal,

@@ -34,10 +34,13 @@ export async function ensureDatabase(url: string, logger: Logger): Promise<void>
     pool: { max: 1 },
   });
   try {
-    const [rows] = await admin.query('SELECT 1 FROM information_schema.schemata WHERE schema_name = ?', {
-      replacements: [name],
-    });
-    if ((rows as unknown[]).length === 0) {
+    const [rows] = await admin.query(
+      'SELECT 1 FROM information_schema.schemata WHERE schema_name = ?',
+      {
+        replacements: [name],
+      },
+    );
+    if (rows.length === 0) {
       await admin.query(
         `CREATE DATABASE IF NOT EXISTS \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_520_ci`,
       );

@@ -19,7 +19,10 @@ export class ApplicationModel extends Model<
   declare updatedAt: CreationOptional<Date>;
 }
 
-export class ChatModel extends Model<InferAttributes<ChatModel>, InferCreationAttributes<ChatModel>> {
+export class ChatModel extends Model<
+  InferAttributes<ChatModel>,
+  InferCreationAttributes<ChatModel>
+> {
   declare id: CreationOptional<number>;
   declare applicationId: number;
   declare number: number;

@@ -77,7 +77,9 @@ export async function persistWriteBatch(
 
       const messageRows = messages
         .map((m) => ({ m, chatId: stored.get(chatKey(appIdOf(m), m.chatNumber))?.id }))
-        .sort((a, b) => Number(a.chatId) - Number(b.chatId) || a.m.messageNumber - b.m.messageNumber);
+        .sort(
+          (a, b) => Number(a.chatId) - Number(b.chatId) || a.m.messageNumber - b.m.messageNumber,
+        );
       if (messageRows.length > 0) {
         await execute(
           `INSERT INTO messages (chat_id, number, content, event_id, created_at, updated_at)
@@ -186,7 +188,10 @@ async function loadChats(query: Query, keys: readonly ChatKey[]) {
     application_id: number | string;
     number: number;
     event_id: string | null;
-  }>(`SELECT id, application_id, number, event_id FROM chats WHERE ${where.sql}`, where.replacements);
+  }>(
+    `SELECT id, application_id, number, event_id FROM chats WHERE ${where.sql}`,
+    where.replacements,
+  );
   for (const row of rows) {
     stored.set(chatKey(Number(row.application_id), row.number), {
       id: Number(row.id),

@@ -33,7 +33,8 @@ export function decodeWriteEvent(body: Buffer): WriteEvent {
   } catch {
     throw new PoisonMessageError('body is not valid JSON');
   }
-  if (typeof raw !== 'object' || raw === null) throw new PoisonMessageError('body is not an object');
+  if (typeof raw !== 'object' || raw === null)
+    throw new PoisonMessageError('body is not an object');
   const e = raw as Record<string, unknown>;
   const problems: string[] = [];
   if (typeof e['eventId'] !== 'string' || !EVENT_ID.test(e['eventId'])) problems.push('eventId');

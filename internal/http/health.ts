@@ -2,7 +2,8 @@ import type { HealthCheck } from '../domain/ports.js';
 
 export interface ReadinessReport {
   readonly ready: boolean;
-  readonly checks: Record<string, 'ok' | string>;
+  /** `ok`, or why the check failed. */
+  readonly checks: Record<string, string>;
 }
 
 /** Readiness: every dependency answers within the timeout and the program is not draining. */

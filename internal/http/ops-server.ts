@@ -14,7 +14,12 @@ export function createOpsServer(registry: Registry, readiness: Readiness | null)
       res.writeHead(status, { 'Content-Type': type, 'Cache-Control': 'no-store' });
       res.end(body);
     };
-    if (req.method !== 'GET') return send(405, 'application/json', '{"error":{"code":"method_not_allowed","message":"GET only."}}');
+    if (req.method !== 'GET')
+      return send(
+        405,
+        'application/json',
+        '{"error":{"code":"method_not_allowed","message":"GET only."}}',
+      );
     if (path === '/metrics') {
       registry.metrics().then(
         (text) => send(200, registry.contentType, text),
@@ -22,14 +27,21 @@ export function createOpsServer(registry: Registry, readiness: Readiness | null)
       );
       return;
     }
-    if (readiness !== null && path === '/livez') return send(200, 'application/json', '{"status":"ok"}');
+    if (readiness !== null && path === '/livez')
+      return send(200, 'application/json', '{"status":"ok"}');
     if (readiness !== null && path === '/readyz') {
-      void readiness.report().then((report) =>
-        send(report.ready ? 200 : 503, 'application/json', JSON.stringify(report)),
-      );
+      void readiness
+        .report()
+        .then((report) =>
+          send(report.ready ? 200 : 503, 'application/json', JSON.stringify(report)),
+        );
       return;
     }
-    send(404, 'application/json', '{"error":{"code":"route_not_found","message":"No such route."}}');
+    send(
+      404,
+      'application/json',
+      '{"error":{"code":"route_not_found","message":"No such route."}}',
+    );
   });
 }
 

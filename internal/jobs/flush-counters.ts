@@ -56,7 +56,10 @@ export class CounterFlusher {
       signal.throwIfAborted();
       await recount(chunk);
       await this.deps.dirty.done(kind, chunk);
-      this.deps.metrics.rowsUpdated.inc({ table: kind === 'apps' ? 'applications' : 'chats' }, chunk.length);
+      this.deps.metrics.rowsUpdated.inc(
+        { table: kind === 'apps' ? 'applications' : 'chats' },
+        chunk.length,
+      );
       total += chunk.length;
     }
     return total;

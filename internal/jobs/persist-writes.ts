@@ -55,7 +55,11 @@ export class PersistWrites implements BatchHandler {
     const rejected = new Set(deadLetter.map((r) => r.event));
     const persisted = outcomes.flatMap((o) => o.events).filter((e) => !rejected.has(e));
     await this.index(persisted);
-    this.count(persisted, deadLetter.map((r) => r.event), retry.map((r) => r.event));
+    this.count(
+      persisted,
+      deadLetter.map((r) => r.event),
+      retry.map((r) => r.event),
+    );
     return { deadLetter, retry };
   }
 
@@ -65,7 +69,10 @@ export class PersistWrites implements BatchHandler {
       isTransient: isTransientDatabaseError,
       onRetry: (err, attempt, delayMs) => {
         this.deps.metrics.retries.inc();
-        this.deps.logger.warn({ err: reasonOf(err), attempt, delayMs }, 'persisting batch failed; retrying');
+        this.deps.logger.warn(
+          { err: reasonOf(err), attempt, delayMs },
+          'persisting batch failed; retrying',
+        );
       },
     });
   }
@@ -77,7 +84,10 @@ export class PersistWrites implements BatchHandler {
       signal: this.deps.signal,
       isTransient: always,
       onRetry: (err, attempt, delayMs) =>
-        this.deps.logger.warn({ err: reasonOf(err), attempt, delayMs }, 'marking counters failed; retrying'),
+        this.deps.logger.warn(
+          { err: reasonOf(err), attempt, delayMs },
+          'marking counters failed; retrying',
+        ),
     });
   }
 
@@ -92,7 +102,10 @@ export class PersistWrites implements BatchHandler {
         signal: this.deps.signal,
         isTransient: retryableIndexing,
         onRetry: (err, attempt, delayMs) =>
-          this.deps.logger.warn({ err: reasonOf(err), attempt, delayMs }, 'indexing failed; retrying'),
+          this.deps.logger.warn(
+            { err: reasonOf(err), attempt, delayMs },
+            'indexing failed; retrying',
+          ),
       });
     } catch (err) {
       if (retryableIndexing(err)) throw err;
@@ -102,7 +115,11 @@ export class PersistWrites implements BatchHandler {
     }
   }
 
-  private count(persisted: readonly WriteEvent[], rejected: readonly WriteEvent[], retried: readonly WriteEvent[]) {
+  private count(
+    persisted: readonly WriteEvent[],
+    rejected: readonly WriteEvent[],
+    retried: readonly WriteEvent[],
+  ) {
     for (const [events, outcome] of [
       [persisted, 'persisted'],
       [rejected, 'rejected'],

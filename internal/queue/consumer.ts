@@ -65,7 +65,18 @@ export class WriteConsumer {
     channel.on('error', (err: Error) =>
       this.options.logger.warn({ err: err.message }, 'consumer channel error'),
     );
-    channel.on('close', () => this.forget(channel));
+    channel.on('close', () => {
+      this.forget(channel);
+      // A channel the broker closed (the connection still up) is replaced; when the whole
+      // connection went, AmqpConnection reconnects and calls attach again.
+      if (!this.stopping) {
+        setTimeout(() => {
+          if (this.channel === null && !this.stopping) {
+            this.attach(connection).catch(() => undefined);
+          }
+        }, 500).unref();
+      }
+    });
     await assertTopology(channel, this.options.queue);
     await channel.prefetch(this.options.prefetch);
     this.channel = channel;
@@ -124,13 +135,10 @@ export class WriteConsumer {
       try {
         await this.process(batch);
       } catch (err) {
-        // The batch stays unacknowledged; closing its channel makes the broker redeliver it.
+        // Nothing of the batch was acked: hand it back to the broker after a pause.
         this.options.logger.error({ err }, 'batch failed; it will be redelivered');
-        const channel = batch[0]?.channel;
-        if (channel !== undefined) {
-          this.forget(channel);
-          await channel.close().catch(() => undefined);
-        }
+        await new Promise((resolve) => setTimeout(resolve, this.stopping ? 0 : 1_000));
+        this.requeue(batch);
       }
       this.options.observer.batch(batch.length, Number(process.hrtime.bigint() - started) / 1e9);
     }
@@ -162,7 +170,10 @@ export class WriteConsumer {
         const delivery = byEvent.get(event);
         if (delivery === undefined) continue;
         if (deliveryCount(delivery.message) + 1 >= this.options.maxDeliveries) {
-          await this.deadLetter(delivery, `failed ${this.options.maxDeliveries} deliveries: ${reason}`);
+          await this.deadLetter(
+            delivery,
+            `failed ${this.options.maxDeliveries} deliveries: ${reason}`,
+          );
         } else {
           delivery.channel.nack(delivery.message, false, true);
         }
@@ -172,12 +183,25 @@ export class WriteConsumer {
     this.ackRest(batch, settled);
   }
 
+  private requeue(batch: readonly Delivery[]): void {
+    for (const { message, channel } of batch) {
+      try {
+        channel.nack(message, false, true);
+      } catch {
+        // Its channel is gone: the broker requeues it by itself.
+      }
+    }
+  }
+
   /** One multiple-ack up to the highest delivery tag still outstanding in the batch. */
   private ackRest(batch: readonly Delivery[], settled: ReadonlySet<Delivery>): void {
     let last: Delivery | undefined;
     for (const delivery of batch) {
       if (settled.has(delivery)) continue;
-      if (last === undefined || delivery.message.fields.deliveryTag > last.message.fields.deliveryTag) {
+      if (
+        last === undefined ||
+        delivery.message.fields.deliveryTag > last.message.fields.deliveryTag
+      ) {
         last = delivery;
       }
     }
@@ -205,7 +229,8 @@ export class WriteConsumer {
             'x-original-queue': this.options.queue,
           },
         },
-        (err: unknown) => (err ? reject(err instanceof Error ? err : new Error('nacked')) : resolve()),
+        (err: unknown) =>
+          err ? reject(err instanceof Error ? err : new Error('nacked')) : resolve(),
       );
     });
     channel.ack(message);

@@ -33,7 +33,8 @@ export class ApplicationService {
     name: string,
     idempotencyKey: string | null,
   ): Promise<{ view: ApplicationView; replayed: boolean }> {
-    if (idempotencyKey === null) return { view: await this.insert(randomUUID(), name), replayed: false };
+    if (idempotencyKey === null)
+      return { view: await this.insert(randomUUID(), name), replayed: false };
     const key = this.deps.keys.idempotency(null, 'application', idempotencyKey);
     const print = fingerprint({ application_name: name });
     const fresh: PendingApplication = { fingerprint: print, token: randomUUID() };
@@ -45,13 +46,16 @@ export class ApplicationService {
       'NX',
     );
     const record =
-      claimed === 'OK' ? fresh : (JSON.parse((await this.deps.redis.get(key)) ?? 'null') as PendingApplication | null);
+      claimed === 'OK'
+        ? fresh
+        : (JSON.parse((await this.deps.redis.get(key)) ?? 'null') as PendingApplication | null);
     if (record === null) return this.create(name, idempotencyKey);
     if (record.fingerprint !== print) throw new IdempotencyKeyReusedError();
     if (record.response !== undefined) return { view: record.response, replayed: true };
     // First attempt, or a retry of one that did not finish: the token was fixed up front.
     const existing = await this.deps.applications.findByToken(record.token);
-    const view = existing === null ? await this.insert(record.token, name) : applicationView(existing);
+    const view =
+      existing === null ? await this.insert(record.token, name) : applicationView(existing);
     await this.deps.redis.set(key, JSON.stringify({ ...record, response: view }), 'KEEPTTL');
     return { view, replayed: claimed !== 'OK' };
   }
@@ -77,9 +81,14 @@ export class ApplicationService {
     const app = await this.deps.applications.create(token, name);
     // Numbering re-seeds itself from MySQL when this key is missing, so a failure here
     // costs one extra query later, not the create.
-    await this.deps.numbers.registerApplication(token).catch((err: unknown) =>
-      this.deps.logger.warn({ err: (err as Error).message }, 'could not register application in redis'),
-    );
+    await this.deps.numbers
+      .registerApplication(token)
+      .catch((err: unknown) =>
+        this.deps.logger.warn(
+          { err: (err as Error).message },
+          'could not register application in redis',
+        ),
+      );
     return applicationView(app);
   }
 }

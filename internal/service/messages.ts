@@ -48,7 +48,11 @@ export class MessageService {
             await numbers.seedApplication(token, max);
           } else {
             this.deps.onReseed?.('chat');
-            await numbers.seedChat(token, chatNumber, await chats.maxMessageNumber(token, chatNumber));
+            await numbers.seedChat(
+              token,
+              chatNumber,
+              await chats.maxMessageNumber(token, chatNumber),
+            );
           }
         },
         event: (number, eventId, createdAt): MessageCreated => ({
@@ -99,7 +103,12 @@ export class MessageService {
     return { items: page.items.map(messageView), next: page.next };
   }
 
-  async edit(token: string, chatNumber: number, number: number, content: string): Promise<MessageView> {
+  async edit(
+    token: string,
+    chatNumber: number,
+    number: number,
+    content: string,
+  ): Promise<MessageView> {
     const message = isWellFormedToken(token)
       ? await this.deps.messages.edit(token, chatNumber, number, content)
       : null;

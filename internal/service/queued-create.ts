@@ -54,7 +54,8 @@ export async function runQueuedCreate<V>(
       case 'replay': {
         const { record } = allocation;
         if (record.fingerprint !== print) throw new IdempotencyKeyReusedError();
-        if (record.response !== undefined) return { view: record.response.body as V, replayed: true };
+        if (record.response !== undefined)
+          return { view: record.response.body as V, replayed: true };
         return publishAndRemember(record.number, record.eventId, record.createdAt, true);
       }
       case 'unknown_chat':

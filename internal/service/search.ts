@@ -51,11 +51,10 @@ export class SearchService {
       throw new NotFoundError(app === null ? 'application' : 'chat');
     }
     const { limit, offset } = request;
-    const hits = await this.backend.search(
-      { applicationToken: token, chatNumber },
-      request.terms,
-      { limit: limit + 1, offset },
-    );
+    const hits = await this.backend.search({ applicationToken: token, chatNumber }, request.terms, {
+      limit: limit + 1,
+      offset,
+    });
     const more = hits.length > limit && offset + limit < MAX_WINDOW;
     return {
       items: hits.slice(0, limit).map((hit) => ({ number: hit.number, content: hit.content })),

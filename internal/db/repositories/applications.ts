@@ -35,10 +35,9 @@ export class SqlApplicationRepository implements ApplicationRepository {
   }
 
   async rename(token: string, name: string): Promise<Application | null> {
-    await this.sequelize.query(
-      'UPDATE applications SET name = ?, updated_at = ? WHERE token = ?',
-      { replacements: [name, sqlDateTime(new Date()), token] },
-    );
+    await this.sequelize.query('UPDATE applications SET name = ?, updated_at = ? WHERE token = ?', {
+      replacements: [name, sqlDateTime(new Date()), token],
+    });
     return this.findByToken(token);
   }
 
@@ -69,6 +68,7 @@ function encodeCursor(id: number): string {
 
 function decodeCursor(cursor: string): number {
   const match = /^a:([0-9]{1,19})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (match?.[1] === undefined) throw new BadRequestError('after is not a valid cursor.', 'invalid_query');
+  if (match?.[1] === undefined)
+    throw new BadRequestError('after is not a valid cursor.', 'invalid_query');
   return Number(match[1]);
 }

@@ -41,20 +41,18 @@ export class SearchOutbox {
         type: QueryTypes.SELECT,
       },
     );
-    return rows.map(
-      (row): OutboxEntry => ({
-        messageId: Number(row.message_id),
-        queuedAt: row.queued_at,
-        message: {
-          applicationToken: row.token,
-          chatNumber: row.chat_number,
-          number: row.number,
-          content: row.content,
-          createdAt: row.created_at,
-          updatedAt: row.updated_at,
-        },
-      }),
-    );
+    return rows.map((row): OutboxEntry => ({
+      messageId: Number(row.message_id),
+      queuedAt: row.queued_at,
+      message: {
+        applicationToken: row.token,
+        chatNumber: row.chat_number,
+        number: row.number,
+        content: row.content,
+        createdAt: row.created_at,
+        updatedAt: row.updated_at,
+      },
+    }));
   }
 
   /** Removes entries that were not queued again since they were read. */

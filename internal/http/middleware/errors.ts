@@ -4,8 +4,8 @@ import type { Logger } from '../../log/logger.js';
 import { asDependencyFailure } from '../dependency-errors.js';
 
 /** Errors thrown by Koa itself and by body parsing carry a status but are not AppErrors. */
-function fromHttpError(err: { status?: unknown; type?: unknown; message: string }): AppError | null {
-  switch (err.status) {
+function fromHttpError(err: Error): AppError | null {
+  switch ((err as { status?: unknown }).status) {
     case 400:
       return new AppError(400, 'malformed_request', 'The request body is not valid JSON.');
     case 413:
@@ -29,9 +29,7 @@ export function errorMiddleware(logger: Logger): Middleware {
     } catch (caught) {
       const err = caught instanceof Error ? caught : new Error(String(caught));
       const known =
-        err instanceof AppError
-          ? err
-          : (asDependencyFailure(err) ?? fromHttpError(err as { status?: unknown; message: string }));
+        err instanceof AppError ? err : (asDependencyFailure(err) ?? fromHttpError(err));
       const requestId = ctx.state['requestId'] as string | undefined;
       if (known === null || known.status >= 500) {
         logger.error({ err, requestId, method: ctx.method, route: ctx.path }, 'request failed');

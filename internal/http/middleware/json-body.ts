@@ -11,7 +11,8 @@ const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH']);
  */
 export function jsonBody(): Middleware {
   return async (ctx, next) => {
-    const hasBody = ctx.get('Transfer-Encoding') !== '' || Number(ctx.get('Content-Length') || 0) > 0;
+    const hasBody =
+      ctx.get('Transfer-Encoding') !== '' || Number(ctx.get('Content-Length') || 0) > 0;
     if (hasBody) {
       if (ctx.request.is('application/json', '+json')) {
         (ctx.request as { body?: unknown }).body = await parse.json(ctx, {

@@ -1,5 +1,4 @@
-import Router from '@koa/router';
-import type { Context } from 'koa';
+import Router, { type RouterContext } from '@koa/router';
 import {
   parseApplicationInput,
   parseChatInput,
@@ -28,18 +27,20 @@ export interface ApiServices {
 
 const LIST = { defaultLimit: 50, maxLimit: 100 };
 
-const param = (ctx: Context, name: string): string => String(ctx.params[name]);
-const chatNumber = (ctx: Context) => parseNumberParam(param(ctx, 'chat'), 'chat number');
-const messageNumber = (ctx: Context) => parseNumberParam(param(ctx, 'message'), 'message number');
-const idempotencyKey = (ctx: Context) => parseIdempotencyKey(ctx.get('Idempotency-Key') || undefined);
+const param = (ctx: RouterContext, name: string): string => String(ctx.params[name]);
+const chatNumber = (ctx: RouterContext) => parseNumberParam(param(ctx, 'chat'), 'chat number');
+const messageNumber = (ctx: RouterContext) =>
+  parseNumberParam(param(ctx, 'message'), 'message number');
+const idempotencyKey = (ctx: RouterContext) =>
+  parseIdempotencyKey(ctx.get('Idempotency-Key') || undefined);
 
-function answerCreated(ctx: Context, result: { view: unknown; replayed: boolean }): void {
+function answerCreated(ctx: RouterContext, result: { view: unknown; replayed: boolean }): void {
   ctx.status = 201;
   ctx.body = result.view;
   if (result.replayed) ctx.set('Idempotent-Replayed', 'true');
 }
 
-function answerPage<T>(ctx: Context, page: Page<T>): void {
+function answerPage<T>(ctx: RouterContext, page: Page<T>): void {
   ctx.body = page.items;
   setNextLink(ctx, page.next === null ? null : { after: page.next });
 }
@@ -59,7 +60,7 @@ export function apiRouter(s: ApiServices): Router {
   router.get('/applications/:token', async (ctx) => {
     ctx.body = await s.applications.get(param(ctx, 'token'));
   });
-  const renameApplication = async (ctx: Context) => {
+  const renameApplication = async (ctx: RouterContext) => {
     const { name } = parseApplicationInput(bodyOf(ctx));
     ctx.body = await s.applications.rename(param(ctx, 'token'), name);
   };
@@ -77,7 +78,7 @@ export function apiRouter(s: ApiServices): Router {
   router.get('/applications/:token/chats/:chat', async (ctx) => {
     ctx.body = await s.chats.get(param(ctx, 'token'), chatNumber(ctx));
   });
-  const renameChat = async (ctx: Context) => {
+  const renameChat = async (ctx: RouterContext) => {
     const number = chatNumber(ctx);
     const { name } = parseChatInput(bodyOf(ctx), { required: true });
     ctx.body = await s.chats.rename(param(ctx, 'token'), number, name);
@@ -85,7 +86,7 @@ export function apiRouter(s: ApiServices): Router {
   router.put('/applications/:token/chats/:chat', renameChat);
   router.patch('/applications/:token/chats/:chat', renameChat);
 
-  const createMessage = async (ctx: Context) => {
+  const createMessage = async (ctx: RouterContext) => {
     const number = chatNumber(ctx);
     const { content } = parseMessageInput(bodyOf(ctx));
     const key = idempotencyKey(ctx);
@@ -97,13 +98,18 @@ export function apiRouter(s: ApiServices): Router {
   router.get('/applications/:token/chats/:chat/messages', async (ctx) => {
     const number = chatNumber(ctx);
     const { limit, after } = parseListQuery(ctx.query, LIST);
-    const page = await s.messages.list(param(ctx, 'token'), number, limit, parseNumberCursor(after));
+    const page = await s.messages.list(
+      param(ctx, 'token'),
+      number,
+      limit,
+      parseNumberCursor(after),
+    );
     answerPage(ctx, page);
   });
   router.get('/applications/:token/chats/:chat/messages/:message', async (ctx) => {
     ctx.body = await s.messages.get(param(ctx, 'token'), chatNumber(ctx), messageNumber(ctx));
   });
-  const editMessage = async (ctx: Context) => {
+  const editMessage = async (ctx: RouterContext) => {
     const [chat, number] = [chatNumber(ctx), messageNumber(ctx)];
     const { content } = parseMessageInput(bodyOf(ctx));
     ctx.body = await s.messages.edit(param(ctx, 'token'), chat, number, content);

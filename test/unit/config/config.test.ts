@@ -15,13 +15,19 @@ describe('config/loadConfig', () => {
   it('reports every bad variable at once', () => {
     let caught: unknown;
     try {
-      loadConfig({ PORT: 'eighty', MYSQL_URL: 'postgres://x', LOG_LEVEL: 'loud', ADMIN_TOKEN: 'short' });
+      loadConfig({
+        PORT: 'eighty',
+        MYSQL_URL: 'postgres://x',
+        LOG_LEVEL: 'loud',
+        ADMIN_TOKEN: 'short',
+      });
     } catch (err) {
       caught = err;
     }
     expect(caught).to.be.instanceOf(ConfigError);
     const problems = (caught as ConfigError).problems.join('\n');
-    for (const name of ['PORT', 'MYSQL_URL', 'LOG_LEVEL', 'ADMIN_TOKEN']) expect(problems).to.include(name);
+    for (const name of ['PORT', 'MYSQL_URL', 'LOG_LEVEL', 'ADMIN_TOKEN'])
+      expect(problems).to.include(name);
   });
 
   it('treats empty optional variables as unset', () => {

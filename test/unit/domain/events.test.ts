@@ -19,7 +19,11 @@ const message: WriteEvent = {
 describe('domain/events', () => {
   it('round-trips an event exactly', () => {
     expect(decodeWriteEvent(encodeWriteEvent(message))).to.deep.equal(message);
-    const chat: WriteEvent = { ...message, kind: 'chat.created', chatName: null } as unknown as WriteEvent;
+    const chat: WriteEvent = {
+      ...message,
+      kind: 'chat.created',
+      chatName: null,
+    } as unknown as WriteEvent;
     expect(decodeWriteEvent(encodeWriteEvent(chat)).kind).to.equal('chat.created');
   });
 

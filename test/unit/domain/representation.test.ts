@@ -6,7 +6,14 @@ const at = new Date('2026-03-04T05:06:07.089Z');
 describe('domain/representation', () => {
   it('renders an application without its internal id', () => {
     expect(
-      applicationView({ id: 7, token: 't', name: 'n', chatsCount: 2, createdAt: at, updatedAt: at }),
+      applicationView({
+        id: 7,
+        token: 't',
+        name: 'n',
+        chatsCount: 2,
+        createdAt: at,
+        updatedAt: at,
+      }),
     ).to.deep.equal({
       type: 'application',
       application_token: 't',
@@ -18,7 +25,15 @@ describe('domain/representation', () => {
   });
 
   it('renders chats and messages in the documented shapes', () => {
-    const chat = chatView({ id: 9, applicationToken: 't', number: 3, name: null, messagesCount: 4, createdAt: at, updatedAt: at });
+    const chat = chatView({
+      id: 9,
+      applicationToken: 't',
+      number: 3,
+      name: null,
+      messagesCount: 4,
+      createdAt: at,
+      updatedAt: at,
+    });
     expect(chat).to.deep.equal({
       type: 'chat',
       application_token: 't',
@@ -29,7 +44,14 @@ describe('domain/representation', () => {
       updated_at: at.toISOString(),
     });
     expect(
-      messageView({ applicationToken: 't', chatNumber: 3, number: 5, content: 'c', createdAt: at, updatedAt: at }),
+      messageView({
+        applicationToken: 't',
+        chatNumber: 3,
+        number: 5,
+        content: 'c',
+        createdAt: at,
+        updatedAt: at,
+      }),
     ).to.deep.equal({
       type: 'message',
       application_token: 't',

@@ -25,11 +25,19 @@ describe('domain/validation', () => {
     it('accepts a name of 1 to 255 code points and returns it exactly', () => {
       const name = ' \u0000"quoted" مرحبا 🎉 ';
       expect(parseApplicationInput({ application_name: name })).to.deep.equal({ name });
-      expect(parseApplicationInput({ application_name: '🎉'.repeat(255) }).name).to.have.lengthOf(510);
+      expect(parseApplicationInput({ application_name: '🎉'.repeat(255) }).name).to.have.lengthOf(
+        510,
+      );
     });
 
     it('rejects missing, non-string, empty and too long names with 422 naming the field', () => {
-      for (const body of [{}, { application_name: 5 }, { application_name: '' }, { application_name: 'x'.repeat(256) }, { application_name: null }]) {
+      for (const body of [
+        {},
+        { application_name: 5 },
+        { application_name: '' },
+        { application_name: 'x'.repeat(256) },
+        { application_name: null },
+      ]) {
         let caught: unknown;
         try {
           parseApplicationInput(body);
@@ -53,8 +61,12 @@ describe('domain/validation', () => {
     it('makes chat_name optional on create and accepts null', () => {
       expect(parseChatInput(undefined, { required: false })).to.deep.equal({ name: null });
       expect(parseChatInput({}, { required: false })).to.deep.equal({ name: null });
-      expect(parseChatInput({ chat_name: null }, { required: false })).to.deep.equal({ name: null });
-      expect(parseChatInput({ chat_name: 'general' }, { required: false })).to.deep.equal({ name: 'general' });
+      expect(parseChatInput({ chat_name: null }, { required: false })).to.deep.equal({
+        name: null,
+      });
+      expect(parseChatInput({ chat_name: 'general' }, { required: false })).to.deep.equal({
+        name: 'general',
+      });
     });
 
     it('requires the field on update and rejects wrong types', () => {
@@ -67,8 +79,12 @@ describe('domain/validation', () => {
 
   describe('parseMessageInput', () => {
     it('accepts 1 to 10000 characters', () => {
-      expect(parseMessageInput({ message_content: 'x'.repeat(10_000) }).content).to.have.lengthOf(10_000);
-      expect(statusOf(() => parseMessageInput({ message_content: 'x'.repeat(10_001) }))).to.equal(422);
+      expect(parseMessageInput({ message_content: 'x'.repeat(10_000) }).content).to.have.lengthOf(
+        10_000,
+      );
+      expect(statusOf(() => parseMessageInput({ message_content: 'x'.repeat(10_001) }))).to.equal(
+        422,
+      );
       expect(statusOf(() => parseMessageInput({ message_content: '' }))).to.equal(422);
       expect(statusOf(() => parseMessageInput({ content: 'x' }))).to.equal(422);
     });
@@ -81,8 +97,23 @@ describe('domain/validation', () => {
     });
 
     it('answers 400 for anything else', () => {
-      for (const raw of ['0', '-1', '01', '1.5', '1e3', '+1', 'abc', '', ' 1', '4294967296', '99999999999999999999']) {
-        expect(statusOf(() => parseNumberParam(raw, 'chat')), raw).to.equal(400);
+      for (const raw of [
+        '0',
+        '-1',
+        '01',
+        '1.5',
+        '1e3',
+        '+1',
+        'abc',
+        '',
+        ' 1',
+        '4294967296',
+        '99999999999999999999',
+      ]) {
+        expect(
+          statusOf(() => parseNumberParam(raw, 'chat')),
+          raw,
+        ).to.equal(400);
       }
     });
   });
@@ -91,9 +122,15 @@ describe('domain/validation', () => {
     it('defaults and bounds the limit', () => {
       const bounds = { defaultLimit: 50, maxLimit: 100 };
       expect(parseListQuery({}, bounds)).to.deep.equal({ limit: 50, after: null });
-      expect(parseListQuery({ limit: '100', after: '7' }, bounds)).to.deep.equal({ limit: 100, after: '7' });
+      expect(parseListQuery({ limit: '100', after: '7' }, bounds)).to.deep.equal({
+        limit: 100,
+        after: '7',
+      });
       for (const limit of ['0', '101', 'x', '-1', '1.5']) {
-        expect(statusOf(() => parseListQuery({ limit }, bounds)), limit).to.equal(400);
+        expect(
+          statusOf(() => parseListQuery({ limit }, bounds)),
+          limit,
+        ).to.equal(400);
       }
       expect(statusOf(() => parseListQuery({ limit: ['1', '2'] }, bounds))).to.equal(400);
     });

@@ -29,12 +29,17 @@ function appThrowing(error: () => unknown): Koa {
 }
 
 async function call(app: Koa, init: RequestInit & { path?: string } = {}) {
-  const server: Server = createServer(app.callback());
+  const handle = app.callback();
+  const server: Server = createServer((req, res) => void handle(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   try {
     const { port } = server.address() as AddressInfo;
     const res = await fetch(`http://127.0.0.1:${port}${init.path ?? '/'}`, init);
-    return { status: res.status, headers: res.headers, body: (await res.json()) as { error?: { code: string; message: string } } };
+    return {
+      status: res.status,
+      headers: res.headers,
+      body: (await res.json()) as { error?: { code: string; message: string } },
+    };
   } finally {
     server.close();
   }
@@ -42,10 +47,16 @@ async function call(app: Koa, init: RequestInit & { path?: string } = {}) {
 
 describe('http/error middleware', () => {
   it('renders typed errors as {"error":{"code","message"}} with their status', async () => {
-    const res = await call(appThrowing(() => new ValidationError([{ field: 'chat_name', message: 'must be a string' }])));
+    const res = await call(
+      appThrowing(() => new ValidationError([{ field: 'chat_name', message: 'must be a string' }])),
+    );
     expect(res.status).to.equal(422);
-    expect(res.body).to.deep.equal({ error: { code: 'validation_failed', message: 'chat_name: must be a string' } });
-    expect((await call(appThrowing(() => new NotFoundError('chat')))).body.error?.code).to.equal('chat_not_found');
+    expect(res.body).to.deep.equal({
+      error: { code: 'validation_failed', message: 'chat_name: must be a string' },
+    });
+    expect((await call(appThrowing(() => new NotFoundError('chat')))).body.error?.code).to.equal(
+      'chat_not_found',
+    );
   });
 
   it('adds Retry-After on 503 and hides internals of unexpected errors', async () => {
@@ -54,18 +65,25 @@ describe('http/error middleware', () => {
     expect(unavailable.headers.get('retry-after')).to.equal('3');
     const crash = await call(appThrowing(() => new TypeError('secret detail')));
     expect(crash.status).to.equal(500);
-    expect(crash.body).to.deep.equal({ error: { code: 'internal_error', message: 'Internal server error.' } });
+    expect(crash.body).to.deep.equal({
+      error: { code: 'internal_error', message: 'Internal server error.' },
+    });
   });
 
   it('maps an unreachable dependency to 503, not 500', async () => {
-    const refused = Object.assign(new Error('connect ECONNREFUSED'), { name: 'SequelizeConnectionRefusedError' });
+    const refused = Object.assign(new Error('connect ECONNREFUSED'), {
+      name: 'SequelizeConnectionRefusedError',
+    });
     const res = await call(appThrowing(() => refused));
     expect(res.status).to.equal(503);
     expect(res.headers.get('retry-after')).to.equal('5');
   });
 
   it('answers 404 in JSON for unknown routes', async () => {
-    const res = await call(appThrowing(() => new Error('unused')), { path: '/missing' });
+    const res = await call(
+      appThrowing(() => new Error('unused')),
+      { path: '/missing' },
+    );
     expect(res.status).to.equal(404);
     expect(res.body.error?.code).to.equal('route_not_found');
   });
@@ -86,9 +104,19 @@ describe('http/error middleware', () => {
 
 describe('http/dependency errors', () => {
   it('recognises database, Redis and network failures only', () => {
-    expect(asDependencyFailure(Object.assign(new Error('x'), { name: 'SequelizeConnectionAcquireTimeoutError' }))?.status).to.equal(503);
-    expect(asDependencyFailure(new Error("Stream isn't writeable and enableOfflineQueue options is false"))?.status).to.equal(503);
-    expect(asDependencyFailure(Object.assign(new Error('x'), { code: 'ECONNRESET' }))?.status).to.equal(503);
+    expect(
+      asDependencyFailure(
+        Object.assign(new Error('x'), { name: 'SequelizeConnectionAcquireTimeoutError' }),
+      )?.status,
+    ).to.equal(503);
+    expect(
+      asDependencyFailure(
+        new Error("Stream isn't writeable and enableOfflineQueue options is false"),
+      )?.status,
+    ).to.equal(503);
+    expect(
+      asDependencyFailure(Object.assign(new Error('x'), { code: 'ECONNRESET' }))?.status,
+    ).to.equal(503);
     expect(asDependencyFailure(new TypeError('bug'))).to.equal(null);
     expect(asDependencyFailure('string')).to.equal(null);
   });

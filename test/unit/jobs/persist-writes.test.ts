@@ -53,7 +53,10 @@ function handler(options: {
 
 const lostConnection = () => Object.assign(new Error('lost'), { name: 'SequelizeConnectionError' });
 const tooLong = () =>
-  Object.assign(new Error('Data too long'), { name: 'SequelizeDatabaseError', original: { errno: 1406 } });
+  Object.assign(new Error('Data too long'), {
+    name: 'SequelizeDatabaseError',
+    original: { errno: 1406 },
+  });
 
 describe('jobs/PersistWrites', function () {
   this.timeout(5_000);
@@ -97,7 +100,10 @@ describe('jobs/PersistWrites', function () {
     const indexed: number[] = [];
     const result = await handler({
       persist: () =>
-        Promise.resolve({ ...ok(), rejected: [{ event: conflict, reason: 'message number already taken' }] }),
+        Promise.resolve({
+          ...ok(),
+          rejected: [{ event: conflict, reason: 'message number already taken' }],
+        }),
       index: (messages) => {
         indexed.push(...messages.map((m) => m.number));
         return Promise.resolve();
@@ -112,7 +118,9 @@ describe('jobs/PersistWrites', function () {
     await handler({
       persist: () => Promise.resolve(ok()),
       index: () =>
-        ++attempts < 3 ? Promise.reject(Object.assign(new Error('es down'), { retryable: true })) : Promise.resolve(),
+        ++attempts < 3
+          ? Promise.reject(Object.assign(new Error('es down'), { retryable: true }))
+          : Promise.resolve(),
     }).handle([message(1)]);
     expect(attempts).to.equal(3);
   });

@@ -3,7 +3,11 @@ import { SearchService } from '../../../internal/service/search.js';
 import { likePattern } from '../../../internal/search/mysql.js';
 import { fingerprint, parseIdempotencyKey } from '../../../internal/service/idempotency.js';
 import { AppError } from '../../../internal/domain/errors.js';
-import type { ApplicationRepository, ChatRepository, SearchPort } from '../../../internal/domain/ports.js';
+import type {
+  ApplicationRepository,
+  ChatRepository,
+  SearchPort,
+} from '../../../internal/domain/ports.js';
 
 const unused = {} as ApplicationRepository & ChatRepository & SearchPort;
 const service = new SearchService(unused, unused, unused);
@@ -22,8 +26,13 @@ describe('service/search request parsing', () => {
   it('takes the text from q, then search_query, then the JSON body', () => {
     expect(service.parseRequest({ q: 'a b' }, undefined).terms).to.deep.equal(['a', 'b']);
     expect(service.parseRequest({ search_query: 'x' }, undefined).terms).to.deep.equal(['x']);
-    expect(service.parseRequest({}, { search_query: 'body text' }).terms).to.deep.equal(['body', 'text']);
-    expect(service.parseRequest({ q: 'query' }, { search_query: 'body' }).terms).to.deep.equal(['query']);
+    expect(service.parseRequest({}, { search_query: 'body text' }).terms).to.deep.equal([
+      'body',
+      'text',
+    ]);
+    expect(service.parseRequest({ q: 'query' }, { search_query: 'body' }).terms).to.deep.equal([
+      'query',
+    ]);
   });
 
   it('refuses an empty or missing query with 400 missing_query', () => {
@@ -34,9 +43,14 @@ describe('service/search request parsing', () => {
 
   it('bounds limit and offset', () => {
     expect(service.parseRequest({ q: 'a' }, undefined)).to.include({ limit: 20, offset: 0 });
-    expect(service.parseRequest({ q: 'a', limit: '100', offset: '40' }, undefined)).to.include({ limit: 100, offset: 40 });
+    expect(service.parseRequest({ q: 'a', limit: '100', offset: '40' }, undefined)).to.include({
+      limit: 100,
+      offset: 40,
+    });
     for (const query of [{ limit: '0' }, { limit: '101' }, { offset: '-1' }, { offset: '99999' }]) {
-      expect(codeOf(() => service.parseRequest({ q: 'a', ...query }, undefined))).to.equal('invalid_query');
+      expect(codeOf(() => service.parseRequest({ q: 'a', ...query }, undefined))).to.equal(
+        'invalid_query',
+      );
     }
   });
 });
@@ -60,7 +74,11 @@ describe('service/idempotency', () => {
   });
 
   it('fingerprints the validated input, not its formatting', () => {
-    expect(fingerprint({ message_content: 'hi' })).to.equal(fingerprint(JSON.parse('{ "message_content" : "hi" }')));
-    expect(fingerprint({ message_content: 'hi' })).not.to.equal(fingerprint({ message_content: 'hi!' }));
+    expect(fingerprint({ message_content: 'hi' })).to.equal(
+      fingerprint(JSON.parse('{ "message_content" : "hi" }')),
+    );
+    expect(fingerprint({ message_content: 'hi' })).not.to.equal(
+      fingerprint({ message_content: 'hi!' }),
+    );
   });
 });

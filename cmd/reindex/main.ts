@@ -1,0 +1,89 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../../internal/config/config.js';
+import { createLogger } from '../../internal/log/logger.js';
+import { createSequelize } from '../../internal/db/sequelize.js';
+import { messageBatches } from '../../internal/db/repositories/message-source.js';
+import { parseNumberParam, isWellFormedToken } from '../../internal/domain/validation.js';
+import { createElasticsearchClient } from '../../internal/search/elasticsearch/client.js';
+import {
+  reindexAll,
+  reindexChat,
+  type ReindexProgress,
+} from '../../internal/search/elasticsearch/reindex.js';
+
+// Rebuilds the Elasticsearch index from MySQL, with progress on stdout.
+//   --all (default)          a fresh index behind the alias, switched atomically: no downtime
+//   --app TOKEN --chat N     one chat, in place
+//   --catch-up-minutes M     edits this far before the start are indexed again after the switch
+const { values } = parseArgs({
+  options: {
+    all: { type: 'boolean', default: false },
+    app: { type: 'string' },
+    chat: { type: 'string' },
+    'catch-up-minutes': { type: 'string', default: '10' },
+  },
+});
+
+let config;
+try {
+  config = loadConfig();
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`reindex: ${err.message}\n`);
+  process.exit(2);
+}
+const logger = createLogger('reindex', config.logLevel);
+if (config.elasticsearch === undefined) {
+  process.stderr.write(
+    'reindex: ELASTICSEARCH_URL is not set; the built-in MySQL search needs no index.\n',
+  );
+  process.exit(2);
+}
+if ((values.app === undefined) !== (values.chat === undefined)) {
+  process.stderr.write('reindex: --app and --chat go together.\n');
+  process.exit(2);
+}
+if (values.app !== undefined && !isWellFormedToken(values.app)) {
+  process.stderr.write('reindex: --app must be an application token.\n');
+  process.exit(2);
+}
+
+const progress = (p: ReindexProgress) => process.stdout.write(`${JSON.stringify(p)}\n`);
+const sequelize = createSequelize({ ...config.mysql, logger });
+const client = createElasticsearchClient(config.elasticsearch);
+const alias = config.elasticsearch.index;
+let code = 0;
+try {
+  if (values.app !== undefined && values.chat !== undefined) {
+    const scope = {
+      applicationToken: values.app,
+      chatNumber: parseNumberParam(values.chat, 'chat'),
+    };
+    const result = await reindexChat({
+      client,
+      alias,
+      scope,
+      source: messageBatches(sequelize, { scope }),
+      onProgress: progress,
+    });
+    progress({ kind: 'caught-up', batch: 0, total: result.indexed });
+  } else {
+    const marginMs = Number(values['catch-up-minutes']) * 60_000;
+    const result = await reindexAll({
+      client,
+      alias,
+      source: messageBatches(sequelize),
+      catchUp: (startedAt) =>
+        messageBatches(sequelize, { updatedSince: new Date(startedAt.getTime() - marginMs) }),
+      onProgress: progress,
+    });
+    logger.info(result, 'reindex finished');
+  }
+} catch (err) {
+  logger.error({ err }, 'reindex failed');
+  code = 1;
+} finally {
+  await sequelize.close();
+  await client.close();
+}
+process.exit(code);

@@ -1,0 +1,113 @@
+import { expect } from 'chai';
+import { Redis } from 'ioredis';
+import { call, createApplication, T } from './support/client.js';
+import { eventually, startSystem, stopProgram, type System } from './support/system.js';
+import { TEST_REDIS_URL } from '../support/environment.js';
+import { testSequelize } from '../support/database.js';
+
+type Json = Record<string, unknown>;
+
+describe('e2e: failures lose nothing', function () {
+  this.timeout(120_000);
+  let system: System;
+  let api: string;
+
+  before(async function () {
+    system = await startSystem({ apis: 2, consumers: 2 });
+    api = system.apis[0]!;
+  });
+  after(async function () {
+    await system?.stop();
+  });
+
+  async function persistedNumbers(token: string, chat: number): Promise<number[]> {
+    const sequelize = testSequelize();
+    try {
+      const [rows] = await sequelize.query(
+        `SELECT m.number FROM messages m JOIN chats c ON c.id = m.chat_id
+           JOIN applications a ON a.id = c.application_id
+          WHERE a.token = ? AND c.number = ? ORDER BY m.number`,
+        { replacements: [token, chat] },
+      );
+      return (rows as { number: number }[]).map((r) => r.number);
+    } finally {
+      await sequelize.close();
+    }
+  }
+
+  it('persists every acknowledged message exactly once when a consumer is SIGKILLed mid-stream', async () => {
+    const token = await createApplication(api);
+    const base = `/api/applications/${token}`;
+    await call(api, 'POST', T.chats, `${base}/chats`);
+    const total = 1_500;
+    const victim = system.consumers[0]!;
+    let killed = false;
+    const accepted: number[] = [];
+    const send = async (i: number) => {
+      const r = await call<Json>(
+        system.apis[i % 2]!,
+        'POST',
+        T.messages,
+        `${base}/chats/1/messages`,
+        { body: { message_content: `m ${i}` } },
+      );
+      expect(r.status).to.equal(201);
+      accepted.push(r.body['message_number'] as number);
+      if (!killed && accepted.length === 300) {
+        killed = true;
+        victim.child.kill('SIGKILL');
+      }
+    };
+    for (let i = 0; i < total; i += 50) {
+      await Promise.all(Array.from({ length: 50 }, (_, j) => send(i + j)));
+    }
+    expect(killed).to.equal(true);
+    await victim.exited;
+    await system.startConsumer();
+    const expected = Array.from({ length: total }, (_, i) => i + 1);
+    expect([...accepted].sort((a, b) => a - b)).to.deep.equal(expected);
+    const persisted = await eventually(async () => {
+      const numbers = await persistedNumbers(token, 1);
+      return numbers.length >= total ? numbers : undefined;
+    }, 30_000);
+    expect(persisted).to.deep.equal(expected);
+  });
+
+  it('continues numbering above persisted numbers after Redis lost its keys', async () => {
+    const token = await createApplication(api);
+    const base = `/api/applications/${token}`;
+    for (let i = 0; i < 3; i += 1) await call(api, 'POST', T.chats, `${base}/chats`);
+    for (let i = 0; i < 4; i += 1) {
+      await call(api, 'POST', T.messages, `${base}/chats/2/messages`, {
+        body: { message_content: `before ${i}` },
+      });
+    }
+    await eventually(async () =>
+      (await persistedNumbers(token, 2)).length === 4 ? true : undefined,
+    );
+    await eventually(async () => {
+      const r = await call(api, 'GET', T.chat, `${base}/chats/3`);
+      return r.status === 200 ? true : undefined;
+    });
+    const redis = new Redis(TEST_REDIS_URL);
+    await redis.del(`${system.env['REDIS_KEY_PREFIX']}{${token}}`);
+    await redis.quit();
+
+    const chat = await call<Json>(system.apis[1]!, 'POST', T.chats, `${base}/chats`);
+    expect(chat.status).to.equal(201);
+    expect(chat.body['chat_number']).to.equal(4);
+    const message = await call<Json>(api, 'POST', T.messages, `${base}/chats/2/messages`, {
+      body: { message_content: 'after' },
+    });
+    expect(message.body['message_number']).to.equal(5);
+    const fresh = await call<Json>(api, 'POST', T.messages, `${base}/chats/4/messages`, {
+      body: { message_content: 'new chat' },
+    });
+    expect(fresh.body['message_number']).to.equal(1);
+  });
+
+  it('drains in-flight work on SIGTERM and exits cleanly', async () => {
+    const consumer = await system.startConsumer();
+    expect(await stopProgram(consumer, 'SIGTERM')).to.equal(0);
+  });
+});

@@ -1,0 +1,179 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { connect } from 'amqplib';
+import { Redis } from 'ioredis';
+import { deadLetterQueueOf } from '../../../internal/queue/topology.js';
+import {
+  TEST_MYSQL_URL,
+  TEST_RABBITMQ_URL,
+  TEST_REDIS_URL,
+  uniqueSuffix,
+} from '../../support/environment.js';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+
+export interface Program {
+  readonly name: string;
+  readonly child: ChildProcess;
+  /** Resolves with the port named in the program's "listening"/"started" log line. */
+  readonly port: Promise<number>;
+  readonly exited: Promise<number | null>;
+  readonly logs: string[];
+}
+
+/** Starts one of the three programs as a real, separate Node process. */
+export function startProgram(
+  name: 'api' | 'consumer' | 'flusher',
+  env: Record<string, string>,
+  args: string[] = [],
+): Program {
+  const child = spawn(process.execPath, ['--import', 'tsx', `cmd/${name}/main.ts`, ...args], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: string[] = [];
+  const port = new Promise<number>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout });
+    lines.on('line', (line) => {
+      logs.push(line);
+      try {
+        const entry = JSON.parse(line) as { port?: number };
+        if (typeof entry.port === 'number') resolve(entry.port);
+      } catch {
+        // not JSON: keep it in the logs
+      }
+    });
+    child.once('exit', (code) =>
+      reject(new Error(`${name} exited with ${code} before listening:\n${logs.join('\n')}`)),
+    );
+  });
+  port.catch(() => undefined);
+  createInterface({ input: child.stderr }).on('line', (line) => logs.push(line));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
+  return { name, child, port, exited, logs };
+}
+
+export async function stopProgram(
+  program: Program,
+  signal: NodeJS.Signals = 'SIGTERM',
+): Promise<number | null> {
+  if (program.child.exitCode !== null || program.child.signalCode !== null)
+    return program.child.exitCode;
+  program.child.kill(signal);
+  return program.exited;
+}
+
+export interface System {
+  readonly env: Record<string, string>;
+  readonly apis: string[];
+  readonly consumers: Program[];
+  readonly adminToken: string;
+  startConsumer(): Promise<Program>;
+  runFlusher(): Promise<number | null>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The whole system for one e2e suite: API processes, consumers, and a flusher run on demand,
+ * isolated by their own queue and Redis key prefix. The first API has ADMIN_TOKEN set,
+ * the others have none (so both admin rules can be checked).
+ */
+export async function startSystem({ apis = 2, consumers = 2 } = {}): Promise<System> {
+  const suffix = uniqueSuffix();
+  const adminToken = `admin-${suffix}-0123456789abcdef`;
+  const env = {
+    MYSQL_URL: TEST_MYSQL_URL,
+    REDIS_URL: TEST_REDIS_URL,
+    RABBITMQ_URL: TEST_RABBITMQ_URL,
+    RABBITMQ_QUEUE: `chat-system-e2e-${suffix}`,
+    REDIS_KEY_PREFIX: `cs-e2e-${suffix}:`,
+    PORT: '0',
+    METRICS_PORT: '0',
+    CONSUMER_HTTP_PORT: '0',
+    FLUSHER_HTTP_PORT: '0',
+    LOG_LEVEL: 'info',
+    CONSUMER_BATCH_WAIT_MS: '5',
+    SHUTDOWN_TIMEOUT_MS: '5000',
+  };
+  const running: Program[] = [];
+  const launch = (name: 'api' | 'consumer', extra: Record<string, string> = {}) => {
+    const program = startProgram(name, { ...env, ...extra });
+    running.push(program);
+    return program;
+  };
+  const apiPrograms = Array.from({ length: apis }, (_, i) =>
+    launch('api', i === 0 ? { ADMIN_TOKEN: adminToken } : {}),
+  );
+  const consumerPrograms = Array.from({ length: consumers }, () => launch('consumer'));
+  const apiUrls = (await Promise.all(apiPrograms.map((p) => p.port))).map(
+    (port) => `http://127.0.0.1:${port}`,
+  );
+  await Promise.all(consumerPrograms.map((p) => p.port));
+  for (const url of apiUrls) await waitReady(url);
+
+  return {
+    env,
+    apis: apiUrls,
+    consumers: consumerPrograms,
+    adminToken,
+    async startConsumer() {
+      const program = launch('consumer');
+      await program.port;
+      return program;
+    },
+    async runFlusher() {
+      const program = startProgram('flusher', { ...env, FLUSHER_LOCK: 'redis' }, ['--once']);
+      return program.exited;
+    },
+    async stop() {
+      await Promise.all(running.map((p) => stopProgram(p)));
+      const connection = await connect(TEST_RABBITMQ_URL);
+      const channel = await connection.createChannel();
+      await channel.deleteQueue(env.RABBITMQ_QUEUE);
+      await channel.deleteQueue(deadLetterQueueOf(env.RABBITMQ_QUEUE));
+      await connection.close();
+      const redis = new Redis(TEST_REDIS_URL);
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(
+          cursor,
+          'MATCH',
+          `${env.REDIS_KEY_PREFIX}*`,
+          'COUNT',
+          1000,
+        );
+        if (keys.length > 0) await redis.del(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+      await redis.quit();
+    },
+  };
+}
+
+export async function waitReady(baseUrl: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await fetch(`${baseUrl}/readyz`).catch(() => null);
+    if (res?.status === 200) return;
+    if (Date.now() > deadline)
+      throw new Error(`${baseUrl} not ready: ${res ? await res.text() : 'unreachable'}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function eventually<T>(
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,0 +1,210 @@
+import { randomUUID } from 'node:crypto';
+import { expect } from 'chai';
+import { connect, type ChannelModel } from 'amqplib';
+import { AmqpConnection } from '../../internal/queue/connection.js';
+import { ConfirmPublisher } from '../../internal/queue/publisher.js';
+import { WriteConsumer, type BatchHandler } from '../../internal/queue/consumer.js';
+import { deadLetterQueueOf } from '../../internal/queue/topology.js';
+import type { WriteEvent } from '../../internal/domain/model.js';
+import { ServiceUnavailableError } from '../../internal/domain/errors.js';
+import { silentLogger, TEST_RABBITMQ_URL, uniqueSuffix } from '../support/environment.js';
+
+const token = '2a7b3bbd-45e2-4eff-b7cd-0123456789ab';
+const event = (n: number): WriteEvent => ({
+  kind: 'message.created',
+  eventId: randomUUID(),
+  applicationToken: token,
+  chatNumber: 1,
+  messageNumber: n,
+  content: `message ${n}`,
+  createdAt: new Date().toISOString(),
+});
+
+async function until(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('queue: confirmed publishing and batched consuming (RabbitMQ)', function () {
+  this.timeout(30_000);
+  let queue: string;
+  let admin: ChannelModel;
+  const opened: { close(): Promise<void> }[] = [];
+
+  beforeEach(async () => {
+    queue = `chat-system-test-${uniqueSuffix()}`;
+    admin = await connect(TEST_RABBITMQ_URL);
+  });
+  afterEach(async () => {
+    for (const c of opened.splice(0).reverse()) await c.close();
+    const channel = await admin.createChannel();
+    await channel.deleteQueue(queue);
+    await channel.deleteQueue(deadLetterQueueOf(queue));
+    await admin.close();
+  });
+
+  async function startPublisher(): Promise<ConfirmPublisher> {
+    const publisher = new ConfirmPublisher(queue, {
+      confirmed: () => undefined,
+      failed: () => undefined,
+    });
+    const connection = new AmqpConnection({
+      url: TEST_RABBITMQ_URL,
+      name: 'test-publisher',
+      logger: silentLogger,
+      onConnect: publisher.attach,
+      onDisconnect: publisher.detach,
+    });
+    opened.push(connection);
+    await connection.start();
+    return publisher;
+  }
+
+  async function startConsumer(handler: BatchHandler, maxDeliveries = 3) {
+    const seen = { batches: [] as number[], deadLettered: [] as string[] };
+    const consumer = new WriteConsumer({
+      queue,
+      prefetch: 100,
+      batchSize: 50,
+      batchWaitMs: 10,
+      maxDeliveries,
+      handler,
+      logger: silentLogger,
+      observer: {
+        batch: (size) => seen.batches.push(size),
+        redelivered: () => undefined,
+        deadLettered: (reason) => seen.deadLettered.push(reason),
+      },
+    });
+    const connection = new AmqpConnection({
+      url: TEST_RABBITMQ_URL,
+      name: 'test-consumer',
+      logger: silentLogger,
+      onConnect: consumer.attach,
+      onDisconnect: consumer.detach,
+    });
+    opened.push({ close: async () => (await consumer.stop(), await connection.close()) });
+    await connection.start();
+    return seen;
+  }
+
+  const depth = async (name: string) =>
+    (await (await admin.createChannel()).checkQueue(name)).messageCount;
+
+  it('declares a durable quorum queue and resolves a publish only once confirmed', async () => {
+    const publisher = await startPublisher();
+    await publisher.publish(event(1));
+    const channel = await admin.createChannel();
+    const message = await channel.get(queue, { noAck: true });
+    expect(message && JSON.parse(message.content.toString())).to.include({ messageNumber: 1 });
+    expect(message && message.properties.deliveryMode).to.equal(2);
+    // A classic redeclaration is refused: the queue really is a quorum queue.
+    const probe = await admin.createChannel();
+    probe.on('error', () => undefined);
+    let refused = false;
+    await probe.assertQueue(queue, { durable: true }).catch(() => (refused = true));
+    expect(refused).to.equal(true);
+  });
+
+  it('answers 503 (never resolves) when the broker is gone', async () => {
+    const publisher = new ConfirmPublisher(queue, {
+      confirmed: () => undefined,
+      failed: () => undefined,
+    });
+    let caught: unknown;
+    try {
+      await publisher.publish(event(1));
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).to.be.instanceOf(ServiceUnavailableError);
+  });
+
+  it('hands batches to the handler and acks them after it resolves', async () => {
+    const publisher = await startPublisher();
+    const handled: number[] = [];
+    const seen = await startConsumer({
+      handle: (events) => {
+        handled.push(...events.map((e) => (e.kind === 'message.created' ? e.messageNumber : 0)));
+        return Promise.resolve({ deadLetter: [], retry: [] });
+      },
+    });
+    await Promise.all(Array.from({ length: 120 }, (_, i) => publisher.publish(event(i + 1))));
+    await until(() => handled.length >= 120);
+    await until(async () => (await depth(queue)) === 0);
+    expect([...handled].sort((a, b) => a - b)).to.deep.equal(
+      Array.from({ length: 120 }, (_, i) => i + 1),
+    );
+    expect(Math.max(...seen.batches)).to.be.greaterThan(1);
+  });
+
+  it('redelivers a batch whose handler failed, and acks nothing before', async () => {
+    const publisher = await startPublisher();
+    let attempts = 0;
+    await startConsumer({
+      handle: () =>
+        ++attempts === 1
+          ? Promise.reject(new Error('db down'))
+          : Promise.resolve({ deadLetter: [], retry: [] }),
+    });
+    await publisher.publish(event(1));
+    await until(() => attempts >= 2);
+    await until(async () => (await depth(queue)) === 0);
+  });
+
+  it('dead-letters poison and conflicting messages with the reason', async () => {
+    const publisher = await startPublisher();
+    const conflict = event(2);
+    await startConsumer({
+      handle: (events) =>
+        Promise.resolve({
+          deadLetter: events
+            .filter((e) => e.eventId === conflict.eventId)
+            .map((e) => ({ event: e, reason: 'conflict: number taken' })),
+          retry: [],
+        }),
+    });
+    const raw = await admin.createConfirmChannel();
+    raw.sendToQueue(queue, Buffer.from('{not json'), { persistent: true });
+    await raw.waitForConfirms();
+    await publisher.publish(conflict);
+    await until(async () => (await depth(deadLetterQueueOf(queue))) === 2);
+    const channel = await admin.createChannel();
+    const reasons: string[] = [];
+    for (let i = 0; i < 2; i += 1) {
+      const m = await channel.get(deadLetterQueueOf(queue), { noAck: true });
+      if (m) reasons.push(String(m.properties.headers?.['x-death-reason']));
+    }
+    expect(reasons.sort()).to.deep.equal([
+      'conflict: number taken',
+      'poison: body is not valid JSON',
+    ]);
+  });
+
+  it('requeues an event the handler could not persist, then dead-letters it after the limit', async () => {
+    const publisher = await startPublisher();
+    let attempts = 0;
+    const seen = await startConsumer(
+      {
+        handle: (events) => {
+          attempts += 1;
+          return Promise.resolve({
+            deadLetter: [],
+            retry: events.map((e) => ({ event: e, reason: 'Data too long' })),
+          });
+        },
+      },
+      3,
+    );
+    await publisher.publish(event(1));
+    await until(async () => (await depth(deadLetterQueueOf(queue))) === 1);
+    expect(attempts).to.equal(3);
+    expect(seen.deadLettered).to.deep.equal(['failed 3 deliveries']);
+  });
+});

@@ -1,0 +1,226 @@
+import { randomUUID } from 'node:crypto';
+import { expect } from 'chai';
+import type { Sequelize } from 'sequelize';
+import { defineModels } from '../../internal/db/models.js';
+import { persistWriteBatch } from '../../internal/db/write-batch.js';
+import { SqlApplicationRepository } from '../../internal/db/repositories/applications.js';
+import { SqlChatRepository } from '../../internal/db/repositories/chats.js';
+import { SqlMessageRepository } from '../../internal/db/repositories/messages.js';
+import { CounterRepository } from '../../internal/db/repositories/counters.js';
+import { SearchOutbox } from '../../internal/db/repositories/search-outbox.js';
+import type { ChatCreated, MessageCreated } from '../../internal/domain/model.js';
+import { testSequelize } from '../support/database.js';
+
+describe('db: repositories and batch persistence (MariaDB)', function () {
+  this.timeout(20_000);
+  let sequelize: Sequelize;
+  let applications: SqlApplicationRepository;
+  let chats: SqlChatRepository;
+  let messages: SqlMessageRepository;
+
+  before(() => {
+    sequelize = testSequelize();
+    applications = new SqlApplicationRepository(sequelize, defineModels(sequelize));
+    chats = new SqlChatRepository(sequelize);
+    messages = new SqlMessageRepository(sequelize);
+  });
+  after(() => sequelize.close());
+
+  const newApp = () => applications.create(randomUUID(), 'app');
+  const chatEvent = (
+    token: string,
+    chatNumber: number,
+    chatName: string | null = 'room',
+  ): ChatCreated => ({
+    kind: 'chat.created',
+    eventId: randomUUID(),
+    applicationToken: token,
+    chatNumber,
+    chatName,
+    createdAt: '2026-02-03T04:05:06.789Z',
+  });
+  const messageEvent = (
+    token: string,
+    chatNumber: number,
+    messageNumber: number,
+    content = `m${messageNumber}`,
+  ): MessageCreated => ({
+    kind: 'message.created',
+    eventId: randomUUID(),
+    applicationToken: token,
+    chatNumber,
+    messageNumber,
+    content,
+    createdAt: '2026-02-03T04:05:07.001Z',
+  });
+
+  it('persists chats and messages exactly, with millisecond timestamps', async () => {
+    const app = await newApp();
+    const text = 'héllo \u0000 "quotes" \'single\' مرحبا 你好 🎉👩‍👩‍👧';
+    await persistWriteBatch(sequelize, [
+      chatEvent(app.token, 1, 'général 🎉'),
+      messageEvent(app.token, 1, 1, text),
+    ]);
+    const chat = await chats.find(app.token, 1);
+    expect(chat?.name).to.equal('général 🎉');
+    expect(chat?.createdAt.toISOString()).to.equal('2026-02-03T04:05:06.789Z');
+    const message = await messages.find(app.token, 1, 1);
+    expect(message?.content).to.equal(text);
+    expect(message?.createdAt.toISOString()).to.equal('2026-02-03T04:05:07.001Z');
+  });
+
+  it('treats a redelivered batch as a no-op', async () => {
+    const app = await newApp();
+    const batch = [
+      chatEvent(app.token, 1),
+      messageEvent(app.token, 1, 1),
+      messageEvent(app.token, 1, 2),
+    ];
+    const first = await persistWriteBatch(sequelize, batch);
+    const again = await persistWriteBatch(sequelize, batch);
+    expect(first.rejected).to.deep.equal([]);
+    expect(again.rejected).to.deep.equal([]);
+    expect((await messages.list(app.token, 1, 10, null)).items.map((m) => m.number)).to.deep.equal([
+      1, 2,
+    ]);
+  });
+
+  it('persists a message whose chat event comes later, then completes the chat', async () => {
+    const app = await newApp();
+    await persistWriteBatch(sequelize, [messageEvent(app.token, 4, 1, 'early')]);
+    expect((await chats.find(app.token, 4))?.name).to.equal(null);
+    const outcome = await persistWriteBatch(sequelize, [chatEvent(app.token, 4, 'late name')]);
+    expect(outcome.rejected).to.deep.equal([]);
+    expect((await chats.find(app.token, 4))?.name).to.equal('late name');
+    expect((await messages.find(app.token, 4, 1))?.content).to.equal('early');
+  });
+
+  it('rejects the same number from another create and keeps the original', async () => {
+    const app = await newApp();
+    await persistWriteBatch(sequelize, [
+      chatEvent(app.token, 1, 'first'),
+      messageEvent(app.token, 1, 1, 'original'),
+    ]);
+    const impostorChat = chatEvent(app.token, 1, 'second');
+    const impostorMessage = messageEvent(app.token, 1, 1, 'impostor');
+    const outcome = await persistWriteBatch(sequelize, [
+      impostorChat,
+      impostorMessage,
+      messageEvent(app.token, 1, 2),
+    ]);
+    expect(outcome.rejected.map((r) => r.event)).to.have.members([impostorChat, impostorMessage]);
+    expect((await chats.find(app.token, 1))?.name).to.equal('first');
+    expect((await messages.find(app.token, 1, 1))?.content).to.equal('original');
+    expect((await messages.find(app.token, 1, 2))?.content).to.equal('m2');
+  });
+
+  it('rejects events of an application that does not exist', async () => {
+    const ghost = randomUUID();
+    const event = messageEvent(ghost, 1, 1);
+    const outcome = await persistWriteBatch(sequelize, [event]);
+    expect(outcome.rejected).to.deep.equal([{ event, reason: 'application does not exist' }]);
+  });
+
+  it('recounts counters from the rows, whatever they were', async () => {
+    const app = await newApp();
+    const outcome = await persistWriteBatch(sequelize, [
+      chatEvent(app.token, 1),
+      chatEvent(app.token, 2),
+      ...[1, 2, 3].map((n) => messageEvent(app.token, 1, n)),
+    ]);
+    await sequelize.query('UPDATE chats SET messages_count = 99 WHERE application_id = ?', {
+      replacements: [app.id],
+    });
+    const counters = new CounterRepository(sequelize);
+    await counters.recountChats(outcome.touchedChatIds);
+    await counters.recountApplications(outcome.touchedApplicationIds);
+    expect((await chats.find(app.token, 1))?.messagesCount).to.equal(3);
+    expect((await applications.findByToken(app.token))?.chatsCount).to.equal(2);
+  });
+
+  it('lists by number with a next cursor and reads max numbers for re-seeding', async () => {
+    const app = await newApp();
+    await persistWriteBatch(
+      sequelize,
+      [1, 2, 3].map((n) => chatEvent(app.token, n)),
+    );
+    const first = await chats.list(app.token, 2, null);
+    expect(first.items.map((c) => c.number)).to.deep.equal([1, 2]);
+    expect(first.next).to.equal('2');
+    const second = await chats.list(app.token, 2, 2);
+    expect(second.items.map((c) => c.number)).to.deep.equal([3]);
+    expect(second.next).to.equal(null);
+    expect(await applications.maxChatNumber(app.token)).to.equal(3);
+    expect(await applications.maxChatNumber(randomUUID())).to.equal(null);
+    expect(await chats.maxMessageNumber(app.token, 1)).to.equal(0);
+  });
+
+  it('queues an edited message for re-indexing in the same transaction', async () => {
+    const app = await newApp();
+    await persistWriteBatch(sequelize, [
+      chatEvent(app.token, 1),
+      messageEvent(app.token, 1, 1, 'before'),
+    ]);
+    const edited = await messages.edit(app.token, 1, 1, 'after');
+    expect(edited?.content).to.equal('after');
+    expect(edited!.updatedAt.getTime()).to.be.greaterThan(edited!.createdAt.getTime());
+    expect(await messages.edit(app.token, 1, 2, 'nope')).to.equal(null);
+    const outbox = new SearchOutbox(sequelize);
+    const where = { token: app.token, chatNumber: 1, number: 1 };
+    const pending = await outbox.pending(10, where);
+    expect(pending.map((e) => e.message.content)).to.deep.equal(['after']);
+    await outbox.done(pending);
+    expect(await outbox.pending(10, where)).to.deep.equal([]);
+  });
+
+  it('lists applications with an opaque cursor', async () => {
+    await newApp();
+    await newApp();
+    const page = await applications.list(1, null);
+    expect(page.items).to.have.lengthOf(1);
+    expect(page.next).to.be.a('string');
+    expect(page.next).not.to.match(/^[0-9]+$/);
+    const next = await applications.list(1, page.next);
+    expect(next.items[0]?.id).to.be.greaterThan(page.items[0]!.id);
+  });
+});
+
+describe('db: message source for reindexing (MariaDB)', function () {
+  this.timeout(20_000);
+  it('streams every message of a scope in id order, in batches, and filters by update time', async () => {
+    const { messageBatches } = await import('../../internal/db/repositories/message-source.js');
+    const sequelize = testSequelize();
+    try {
+      const app = await new SqlApplicationRepository(sequelize, defineModels(sequelize)).create(
+        randomUUID(),
+        'src',
+      );
+      const events = [1, 2, 3, 4, 5].map((n): MessageCreated => ({
+        kind: 'message.created',
+        eventId: randomUUID(),
+        applicationToken: app.token,
+        chatNumber: 1,
+        messageNumber: n,
+        content: `c${n}`,
+        createdAt: '2020-01-01T00:00:00.000Z',
+      }));
+      await persistWriteBatch(sequelize, events);
+      const scope = { applicationToken: app.token, chatNumber: 1 };
+      const batches: number[][] = [];
+      for await (const batch of messageBatches(sequelize, { scope }, 2))
+        batches.push(batch.map((m) => m.number));
+      expect(batches).to.deep.equal([[1, 2], [3, 4], [5]]);
+      await new SqlMessageRepository(sequelize).edit(app.token, 1, 4, 'edited');
+      const recent: string[] = [];
+      for await (const batch of messageBatches(sequelize, {
+        scope,
+        updatedSince: new Date('2021-01-01'),
+      })) {
+        recent.push(...batch.map((m) => m.content));
+      }
+      expect(recent).to.deep.equal(['edited']);
+    } finally {
+      await sequelize.close();
+    }
+  });
+});
