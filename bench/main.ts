@@ -1,0 +1,220 @@
+/**
+ * `npm run bench`: prints figures for this machine; asserts nothing.
+ *   1. create-message req/s and p50/p99 at 64 connections through the real API, no consumer;
+ *   2. the same against a raw node:http baseline doing the same hot-path work, and the ratio;
+ *   3. consumer drain rate into MySQL (the backlog of 1 and 2 drained by consumers);
+ *   4. 201→readable lag p50/p99 at a sustained rate with a consumer running;
+ *   5. the API's resident memory.
+ * BENCH_SECONDS (default 10), BENCH_RATE (default 5000/s), BENCH_CONSUMERS (default 1).
+ */
+import { readFileSync } from 'node:fs';
+import autocannon from 'autocannon';
+import { connect } from 'amqplib';
+import { Redis } from 'ioredis';
+import { QueryTypes } from 'sequelize';
+import { startProgram, stopProgram, waitReady, type Program } from '../test/e2e/support/system.js';
+import { migrateTestDatabase, testSequelize } from '../test/support/database.js';
+import {
+  TEST_MYSQL_URL,
+  TEST_RABBITMQ_URL,
+  TEST_REDIS_URL,
+  uniqueSuffix,
+} from '../test/support/environment.js';
+import { deadLetterQueueOf } from '../internal/queue/topology.js';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
+const rate = Number(process.env['BENCH_RATE'] ?? 5_000);
+const consumerCount = Number(process.env['BENCH_CONSUMERS'] ?? 1);
+const suffix = uniqueSuffix();
+const env = {
+  MYSQL_URL: process.env['BENCH_MYSQL_URL'] ?? TEST_MYSQL_URL,
+  REDIS_URL: TEST_REDIS_URL,
+  RABBITMQ_URL: TEST_RABBITMQ_URL,
+  RABBITMQ_QUEUE: `chat-system-bench-${suffix}`,
+  REDIS_KEY_PREFIX: `cs-bench-${suffix}:`,
+  PORT: '0',
+  METRICS_PORT: '0',
+  CONSUMER_HTTP_PORT: '0',
+  LOG_LEVEL: 'info', // the start-up line carries the bound port
+};
+
+const rssMiB = (pid: number, field: 'VmRSS' | 'VmHWM') => {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(field));
+  return Math.round(Number(/([0-9]+)/.exec(line ?? '')?.[1] ?? 0) / 1024);
+};
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+
+async function post(base: string, path: string, body: unknown): Promise<Record<string, unknown>> {
+  const res = await fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return (await res.json()) as Record<string, unknown>;
+}
+
+async function load(url: string, options: Partial<autocannon.Options> = {}) {
+  const result = await autocannon({
+    url,
+    method: 'POST',
+    connections: 64,
+    duration: seconds,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ message_content: 'benchmark message with some words in it' }),
+    ...options,
+  });
+  return {
+    rps: Math.round(result.requests.average),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    ok: result['2xx'],
+    other: result.non2xx + result.errors,
+  };
+}
+
+function startBaseline(): Promise<{ port: number; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/baseline-server.ts'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout }).once('line', (line) => {
+      const { port } = JSON.parse(line) as { port: number };
+      resolve({
+        port,
+        stop: () => new Promise((r) => (child.once('exit', () => r()), child.kill('SIGTERM'))),
+      });
+    });
+    child.once('exit', (code) => reject(new Error(`baseline exited ${code}`)));
+  });
+}
+
+async function chatId(token: string, chat: number): Promise<number> {
+  const sequelize = testSequelize();
+  const rows = await sequelize.query<{ id: number }>(
+    'SELECT c.id FROM chats c JOIN applications a ON a.id = c.application_id WHERE a.token = ? AND c.number = ?',
+    { replacements: [token, chat], type: QueryTypes.SELECT },
+  );
+  await sequelize.close();
+  return Number(rows[0]?.id);
+}
+
+const programs: Program[] = [];
+const sequelize = testSequelize();
+try {
+  await migrateTestDatabase();
+  console.log(
+    `chat-system benchmark — node ${process.version}, ${seconds}s per phase, 64 connections\n`,
+  );
+  const api = startProgram('api', env);
+  programs.push(api);
+  const base = `http://127.0.0.1:${await api.port}`;
+  await waitReady(base);
+  const token = (await post(base, '/api/applications', { application_name: 'bench' }))[
+    'application_token'
+  ] as string;
+  await post(base, `/api/applications/${token}/chats`, {});
+  await post(base, `/api/applications/${token}/chats`, {});
+  const path = (chat: number) => `/api/applications/${token}/chats/${chat}/messages`;
+
+  await load(`${base}${path(1)}`, { duration: 2 }); // warm-up
+  const apiRun = await load(`${base}${path(1)}`);
+  const apiRss = rssMiB(api.child.pid!, 'VmRSS');
+  const apiPeak = rssMiB(api.child.pid!, 'VmHWM');
+
+  const baseline = await startBaseline();
+  await load(`http://127.0.0.1:${baseline.port}${path(2)}`, { duration: 2 });
+  const baseRun = await load(`http://127.0.0.1:${baseline.port}${path(2)}`);
+  await baseline.stop();
+
+  console.log('create message, 64 connections, no consumer running');
+  console.log(
+    `  API (Koa)        ${apiRun.rps} req/s   p50 ${apiRun.p50} ms   p99 ${apiRun.p99} ms   (${apiRun.ok} 201s, ${apiRun.other} other)`,
+  );
+  console.log(
+    `  raw node:http    ${baseRun.rps} req/s   p50 ${baseRun.p50} ms   p99 ${baseRun.p99} ms   (${baseRun.ok} 201s, ${baseRun.other} other)`,
+  );
+  console.log(`  API / baseline   ${((100 * apiRun.rps) / baseRun.rps).toFixed(1)} %`);
+  console.log(`  API RSS          ${apiRss} MiB now, ${apiPeak} MiB peak\n`);
+
+  // Drain: everything the two runs queued, into MySQL.
+  const backlog = apiRun.ok + baseRun.ok;
+  const drainStart = process.hrtime.bigint();
+  for (let i = 0; i < consumerCount; i += 1) {
+    const consumer = startProgram('consumer', env);
+    programs.push(consumer);
+    await consumer.port;
+  }
+  let persisted = 0;
+  while (persisted < backlog) {
+    await new Promise((r) => setTimeout(r, 50));
+    const rows = await sequelize.query<{ n: number }>(
+      `SELECT COUNT(*) AS n FROM messages m JOIN chats c ON c.id = m.chat_id
+         JOIN applications a ON a.id = c.application_id WHERE a.token = ?`,
+      { replacements: [token], type: QueryTypes.SELECT },
+    );
+    persisted = Number(rows[0]?.n ?? 0);
+  }
+  const drainSeconds = Number(process.hrtime.bigint() - drainStart) / 1e9;
+  console.log(`consumer drain (${consumerCount} consumer(s), timed from their start)`);
+  console.log(
+    `  ${persisted} messages in ${drainSeconds.toFixed(1)} s = ${Math.round(persisted / drainSeconds)} msgs/s\n`,
+  );
+
+  // Lag: a fixed rate with the consumer running; when did each 201'd message become readable?
+  await post(base, `/api/applications/${token}/chats`, {});
+  const lagChatId = await (async () => {
+    for (;;) {
+      const id = await chatId(token, 3).catch(() => NaN);
+      if (!Number.isNaN(id)) return id;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  const lags: number[] = [];
+  const progress = { seen: 0, target: Infinity };
+  const startedAt = Date.now();
+  const poller = (async () => {
+    const deadline = () => Date.now() > startedAt + (seconds + 30) * 1000;
+    while (progress.seen < progress.target && !deadline()) {
+      const rows = await sequelize.query<{ number: number; created_at: Date }>(
+        'SELECT number, created_at FROM messages WHERE chat_id = ? AND number > ? ORDER BY number',
+        { replacements: [lagChatId, progress.seen], type: QueryTypes.SELECT },
+      );
+      const now = Date.now();
+      for (const row of rows) lags.push(now - row.created_at.getTime());
+      progress.seen = rows.at(-1)?.number ?? progress.seen;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+  const sustained = await load(`${base}${path(3)}`, { overallRate: rate });
+  progress.target = sustained.ok;
+  await poller;
+  const sorted = [...lags].sort((a, b) => a - b);
+  console.log(
+    `201 → readable lag at ${rate} msgs/s offered for ${seconds}s, consumer running (MySQL polled every 10 ms)`,
+  );
+  console.log(
+    `  achieved ${sustained.rps} req/s, ${sustained.ok} accepted, ${sorted.length} seen persisted`,
+  );
+  console.log(
+    `  lag p50 ${percentile(sorted, 50)} ms   p99 ${percentile(sorted, 99)} ms   max ${sorted.at(-1)} ms`,
+  );
+  console.log(`  API RSS after all phases: ${rssMiB(api.child.pid!, 'VmRSS')} MiB`);
+} finally {
+  await Promise.all(programs.map((p) => stopProgram(p)));
+  await sequelize.close();
+  const connection = await connect(TEST_RABBITMQ_URL);
+  const channel = await connection.createChannel();
+  await channel.deleteQueue(env.RABBITMQ_QUEUE);
+  await channel.deleteQueue(deadLetterQueueOf(env.RABBITMQ_QUEUE));
+  await connection.close();
+  const redis = new Redis(TEST_REDIS_URL);
+  const keys = await redis.keys(`${env.REDIS_KEY_PREFIX}*`);
+  if (keys.length > 0) await redis.del(...keys);
+  await redis.quit();
+}
