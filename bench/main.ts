@@ -78,7 +78,7 @@ async function load(url: string, options: Partial<autocannon.Options> = {}) {
 }
 
 function startBaseline(): Promise<{ port: number; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/baseline-server.ts'], {
+  const child = spawn(process.execPath, ['dist/bench/baseline-server.js'], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -92,6 +92,36 @@ function startBaseline(): Promise<{ port: number; stop: () => Promise<void> }> {
     });
     child.once('exit', (code) => reject(new Error(`baseline exited ${code}`)));
   });
+}
+
+type Run = Awaited<ReturnType<typeof load>>;
+
+function mean(runs: readonly Run[]): Run {
+  const avg = (pick: (r: Run) => number) =>
+    Math.round(runs.reduce((sum, r) => sum + pick(r), 0) / runs.length);
+  return {
+    rps: avg((r) => r.rps),
+    p50: avg((r) => r.p50),
+    p99: avg((r) => r.p99),
+    ok: runs.reduce((sum, r) => sum + r.ok, 0),
+    other: runs.reduce((sum, r) => sum + r.other, 0),
+  };
+}
+
+async function purge(queue: string): Promise<void> {
+  const connection = await connect(TEST_RABBITMQ_URL);
+  const channel = await connection.createChannel();
+  await channel.purgeQueue(queue);
+  await connection.close();
+}
+
+async function countMessages(token: string): Promise<number> {
+  const rows = await sequelize.query<{ n: number }>(
+    `SELECT COUNT(*) AS n FROM messages m JOIN chats c ON c.id = m.chat_id
+       JOIN applications a ON a.id = c.application_id WHERE a.token = ?`,
+    { replacements: [token], type: QueryTypes.SELECT },
+  );
+  return Number(rows[0]?.n ?? 0);
 }
 
 async function chatId(token: string, chat: number): Promise<number> {
@@ -111,7 +141,7 @@ try {
   console.log(
     `chat-system benchmark — node ${process.version}, ${seconds}s per phase, 64 connections\n`,
   );
-  const api = startProgram('api', env);
+  const api = startProgram('api', env, [], { compiled: true });
   programs.push(api);
   const base = `http://127.0.0.1:${await api.port}`;
   await waitReady(base);
@@ -122,17 +152,36 @@ try {
   await post(base, `/api/applications/${token}/chats`, {});
   const path = (chat: number) => `/api/applications/${token}/chats/${chat}/messages`;
 
-  await load(`${base}${path(1)}`, { duration: 2 }); // warm-up
-  const apiRun = await load(`${base}${path(1)}`);
+  // The broker slows down as its backlog grows, so every measured run starts from an empty
+  // queue, and the two servers take turns (API, baseline, API, baseline) to cancel drift.
+  const baseline = await startBaseline();
+  const baselineUrl = `http://127.0.0.1:${baseline.port}${path(2)}`;
+  const apiUrl = `${base}${path(1)}`;
+  await load(apiUrl, { duration: 2 });
+  await load(baselineUrl, { duration: 2 });
+  const apiRuns: Run[] = [];
+  const baseRuns: Run[] = [];
+  let backlog = 0;
+  for (let round = 0; round < 2; round += 1) {
+    for (const [url, runs] of [
+      [apiUrl, apiRuns],
+      [baselineUrl, baseRuns],
+    ] as const) {
+      await purge(env.RABBITMQ_QUEUE);
+      const run = await load(url);
+      runs.push(run);
+      backlog = run.ok;
+    }
+  }
+  await baseline.stop();
   const apiRss = rssMiB(api.child.pid!, 'VmRSS');
   const apiPeak = rssMiB(api.child.pid!, 'VmHWM');
+  const apiRun = mean(apiRuns);
+  const baseRun = mean(baseRuns);
 
-  const baseline = await startBaseline();
-  await load(`http://127.0.0.1:${baseline.port}${path(2)}`, { duration: 2 });
-  const baseRun = await load(`http://127.0.0.1:${baseline.port}${path(2)}`);
-  await baseline.stop();
-
-  console.log('create message, 64 connections, no consumer running');
+  console.log(
+    'create message, 64 connections, no consumer running (mean of 2 runs each, queue purged before each)',
+  );
   console.log(
     `  API (Koa)        ${apiRun.rps} req/s   p50 ${apiRun.p50} ms   p99 ${apiRun.p99} ms   (${apiRun.ok} 201s, ${apiRun.other} other)`,
   );
@@ -142,23 +191,18 @@ try {
   console.log(`  API / baseline   ${((100 * apiRun.rps) / baseRun.rps).toFixed(1)} %`);
   console.log(`  API RSS          ${apiRss} MiB now, ${apiPeak} MiB peak\n`);
 
-  // Drain: everything the two runs queued, into MySQL.
-  const backlog = apiRun.ok + baseRun.ok;
+  // Drain: the backlog the last run left in the queue, into MySQL.
+  const before = await countMessages(token);
   const drainStart = process.hrtime.bigint();
   for (let i = 0; i < consumerCount; i += 1) {
-    const consumer = startProgram('consumer', env);
+    const consumer = startProgram('consumer', env, [], { compiled: true });
     programs.push(consumer);
     await consumer.port;
   }
   let persisted = 0;
   while (persisted < backlog) {
     await new Promise((r) => setTimeout(r, 50));
-    const rows = await sequelize.query<{ n: number }>(
-      `SELECT COUNT(*) AS n FROM messages m JOIN chats c ON c.id = m.chat_id
-         JOIN applications a ON a.id = c.application_id WHERE a.token = ?`,
-      { replacements: [token], type: QueryTypes.SELECT },
-    );
-    persisted = Number(rows[0]?.n ?? 0);
+    persisted = (await countMessages(token)) - before;
   }
   const drainSeconds = Number(process.hrtime.bigint() - drainStart) / 1e9;
   console.log(`consumer drain (${consumerCount} consumer(s), timed from their start)`);

@@ -27,12 +27,19 @@ export function startProgram(
   name: 'api' | 'consumer' | 'flusher',
   env: Record<string, string>,
   args: string[] = [],
+  { compiled = false }: { compiled?: boolean } = {},
 ): Program {
-  const child = spawn(process.execPath, ['--import', 'tsx', `cmd/${name}/main.ts`, ...args], {
+  // compiled: run dist/ as the images do (the benchmark); otherwise the sources through tsx.
+  const entry = compiled ? [`dist/cmd/${name}/main.js`] : ['--import', 'tsx', `cmd/${name}/main.ts`];
+  const child = spawn(process.execPath, [...entry, ...args], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Never leave a program behind when the test run (or the benchmark) itself ends.
+  const reap = () => child.kill('SIGKILL');
+  process.once('exit', reap);
+  child.once('exit', () => process.off('exit', reap));
   const logs: string[] = [];
   const port = new Promise<number>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout });
