@@ -1,0 +1,970 @@
+/**
+ * The Helm chart, rendered offline by a real helm binary for several value combinations, every
+ * object validated against the Kubernetes schemas and held to the platform policies.
+ */
+import { expect } from 'chai';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import YAML from 'yaml';
+import { ensureHelm } from '../../../scripts/ensure-helm.js';
+import {
+  allContainers,
+  chartDir,
+  decodeSecretData,
+  envOf,
+  helmLint,
+  helmTemplate,
+  named,
+  ofKind,
+  podTemplates,
+  repoRoot,
+  type Container,
+  type K8sObject,
+  type RenderOptions,
+} from '../../support/k8s/manifests.js';
+import {
+  envContractViolations,
+  envReferenceViolations,
+  portViolations,
+  resourceAndProbeViolations,
+  secretViolations,
+  securityViolations,
+  selectorViolations,
+  tokenViolations,
+} from '../../support/k8s/policies.js';
+import { validateObject } from '../../support/k8s/validate.js';
+
+/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-return -- walking rendered YAML */
+
+const RELEASE = 'chat';
+const NAMESPACE = 'chat';
+const MONITORING_CRDS = [
+  'monitoring.coreos.com/v1/ServiceMonitor',
+  'monitoring.coreos.com/v1/PodMonitor',
+  'monitoring.coreos.com/v1/PrometheusRule',
+];
+
+/** The value combinations every policy is checked against. */
+const combos: Record<string, RenderOptions> = {
+  defaults: {},
+  'external services (all subcharts off)': {
+    values: [
+      {
+        mysql: { enabled: false },
+        redis: { enabled: false },
+        rabbitmq: { enabled: false },
+        elasticsearch: { enabled: false },
+        externalMysql: {
+          host: 'db.example.com',
+          existingSecret: 'managed-db',
+          existingSecretPasswordKey: 'password',
+        },
+        externalRedis: {
+          host: 'cache.example.com',
+          port: 6380,
+          tls: true,
+          password: 'inline-redis-password',
+        },
+        externalRabbitmq: {
+          host: 'mq.example.com',
+          tls: true,
+          vhost: 'chat/prod',
+          username: 'chat-prod',
+          existingSecret: 'managed-mq',
+        },
+        externalElasticsearch: {
+          url: 'https://search.example.com:9243',
+          username: 'chat',
+          existingSecret: 'managed-es',
+        },
+      },
+    ],
+  },
+  'HPA, PDB and NetworkPolicy on': {
+    values: [
+      {
+        api: {
+          autoscaling: {
+            enabled: true,
+            minReplicas: 3,
+            maxReplicas: 12,
+            targetMemoryUtilizationPercentage: 80,
+          },
+          pdb: { enabled: true },
+        },
+        consumer: { autoscaling: { enabled: true }, pdb: { enabled: true } },
+        networkPolicy: { enabled: true },
+      },
+    ],
+  },
+  'HTTPRoute instead of Ingress': {
+    values: [
+      {
+        ingress: { enabled: false },
+        httpRoute: {
+          enabled: true,
+          parentRefs: [{ name: 'public', namespace: 'gateway-system', sectionName: 'https' }],
+          hostnames: ['chat.example.com'],
+        },
+      },
+    ],
+  },
+  'monitoring on (CRDs declared)': {
+    values: [
+      {
+        metrics: { grafanaDashboard: { enabled: true } },
+        flusher: { pushgatewayUrl: 'http://pushgateway.monitoring.svc:9091' },
+      },
+    ],
+    apiVersions: MONITORING_CRDS,
+  },
+  existingSecret: {
+    values: [
+      {
+        adminToken: { existingSecret: 'chat-admin', existingSecretKey: 'token' },
+        mysql: { auth: { existingSecret: 'db-creds' } },
+        redis: { auth: { existingSecret: 'cache-creds' } },
+        rabbitmq: { auth: { existingSecret: 'mq-creds', passwordKey: 'amqp-password' } },
+        elasticsearch: { auth: { existingSecret: 'search-creds' } },
+      },
+    ],
+  },
+  'production (registry, TLS host, pull secrets)': {
+    values: [
+      {
+        image: { registry: 'registry.example.com/chat', tag: '1.4.2', pullSecrets: ['regcred'] },
+        ingress: {
+          hosts: ['chat.example.com'],
+          tls: [{ secretName: 'chat-tls', hosts: ['chat.example.com'] }],
+        },
+        api: { image: { digest: `sha256:${'a'.repeat(64)}` } },
+      },
+    ],
+  },
+  'kind (k8s/values-kind.yaml)': { valuesFiles: [path.join(repoRoot, 'k8s', 'values-kind.yaml')] },
+};
+
+describe('Helm chart charts/chat-system', function () {
+  this.timeout(60_000);
+  let helm: string;
+  const rendered = new Map<string, K8sObject[]>();
+  const render = (name: string) => {
+    const objects = rendered.get(name);
+    if (objects === undefined) throw new Error(`combination ${name} was not rendered`);
+    return objects;
+  };
+
+  before(async function () {
+    this.timeout(300_000);
+    helm = await ensureHelm({ log: (message) => console.log(`      ${message}`) });
+    await Promise.all(
+      Object.entries(combos).map(async ([name, options]) => {
+        rendered.set(
+          name,
+          await helmTemplate(helm, { release: RELEASE, namespace: NAMESPACE, ...options }),
+        );
+      }),
+    );
+  });
+
+  for (const [name, options] of Object.entries(combos)) {
+    describe(`with ${name}`, () => {
+      it('passes helm lint --strict', async () => {
+        const output = await helmLint(helm, options);
+        expect(output).to.match(/0 chart\(s\) failed/);
+      });
+
+      it('renders only objects valid against the Kubernetes schemas', () => {
+        const objects = render(name);
+        expect(objects.length).to.be.greaterThan(10);
+        for (const object of objects) validateObject(object);
+      });
+
+      it('runs every container non-root, read-only, without privileges or capabilities', () => {
+        expect(securityViolations(render(name))).to.deep.equal([]);
+      });
+
+      it('gives every container resources and every long-running one probes', () => {
+        expect(resourceAndProbeViolations(render(name))).to.deep.equal([]);
+      });
+
+      it('selects pods by stable labels only, each workload its own pods', () => {
+        expect(selectorViolations(render(name))).to.deep.equal([]);
+      });
+
+      it('keeps secrets out of ConfigMaps, env values and command lines', () => {
+        expect(secretViolations(render(name))).to.deep.equal([]);
+      });
+
+      it('defines every $(VAR) before it is used', () => {
+        expect(envReferenceViolations(render(name))).to.deep.equal([]);
+      });
+
+      it('passes the programs only variables of their configuration contract', () => {
+        expect(envContractViolations(render(name), 'chat-chat-system-config')).to.deep.equal([]);
+      });
+
+      it('points Services, routes, policies, monitors and probes at ports that exist', () => {
+        expect(portViolations(render(name))).to.deep.equal([]);
+      });
+
+      it('mounts a service account token only into the flusher', () => {
+        expect(tokenViolations(render(name))).to.deep.equal([]);
+      });
+    });
+  }
+
+  describe('with default values', () => {
+    const objects = () => render('defaults');
+    const deployment = (component: string) =>
+      named(objects(), 'Deployment', `chat-chat-system-${component}`);
+    const container = (object: K8sObject, name: string): Container => {
+      const spec = podTemplates([object])[0]!.spec;
+      const found = allContainers(spec).find((c) => c.name === name);
+      if (found === undefined) throw new Error(`no container ${name} in ${object.metadata.name}`);
+      return found;
+    };
+
+    it('renders the programs, the data services and their Jobs', () => {
+      const names = (kind: string) =>
+        ofKind(objects(), kind)
+          .map((o) => o.metadata.name)
+          .sort();
+      expect(names('Deployment')).to.deep.equal([
+        'chat-chat-system-api',
+        'chat-chat-system-consumer',
+      ]);
+      expect(names('StatefulSet')).to.deep.equal([
+        'chat-elasticsearch',
+        'chat-mysql',
+        'chat-rabbitmq',
+        'chat-redis',
+      ]);
+      expect(names('CronJob')).to.deep.equal([
+        'chat-chat-system-flusher',
+        'chat-chat-system-reindex',
+      ]);
+      expect(names('Job')).to.deep.equal(['chat-chat-system-migrate']);
+      expect(names('Ingress')).to.deep.equal(['chat-chat-system-api']);
+      expect(names('HorizontalPodAutoscaler')).to.deep.equal([]);
+      expect(names('PodDisruptionBudget')).to.deep.equal([
+        'chat-chat-system-api',
+        'chat-chat-system-consumer',
+      ]);
+    });
+
+    it('runs the data services on official images only', () => {
+      const images = ofKind(objects(), 'StatefulSet').flatMap((s) =>
+        allContainers(podTemplates([s])[0]!.spec).map((c) => c.image),
+      );
+      expect([...new Set(images)].sort()).to.deep.equal([
+        'docker.elastic.co/elasticsearch/elasticsearch:9.2.4',
+        'docker.io/library/mysql:8.4',
+        'docker.io/library/rabbitmq:4.1',
+        'docker.io/valkey/valkey:8.1',
+      ]);
+      expect(JSON.stringify(objects()).toLowerCase()).to.not.contain('bitnami');
+    });
+
+    it('gives each data service a headless Service, a Secret and a volume claim', () => {
+      for (const statefulSet of ofKind(objects(), 'StatefulSet')) {
+        const name = statefulSet.metadata.name;
+        const service = named(objects(), 'Service', name);
+        expect(service['spec'].clusterIP, name).to.equal('None');
+        expect(statefulSet['spec'].serviceName).to.equal(name);
+        expect(
+          Object.keys(decodeSecretData(named(objects(), 'Secret', name))),
+          name,
+        ).to.have.length.greaterThan(0);
+        expect(
+          statefulSet['spec'].volumeClaimTemplates[0].spec.resources.requests.storage,
+          name,
+        ).to.match(/Gi$/);
+      }
+    });
+
+    it('persists Redis writes with AOF and never evicts the numbering keys', () => {
+      const args: string[] = container(named(objects(), 'StatefulSet', 'chat-redis'), 'redis')[
+        'args'
+      ];
+      expect(args.join(' '))
+        .to.contain('--appendonly yes')
+        .and.contain('--maxmemory-policy noeviction');
+    });
+
+    it('runs Elasticsearch as one node with authentication', () => {
+      const config = named(objects(), 'ConfigMap', 'chat-elasticsearch-config')['data'][
+        'elasticsearch.yml'
+      ];
+      expect(YAML.parse(config)).to.include({
+        'discovery.type': 'single-node',
+        'xpack.security.enabled': true,
+      });
+    });
+
+    it("generates URL-safe passwords and keeps the data services' Secrets on uninstall", () => {
+      for (const name of ['chat-mysql', 'chat-redis', 'chat-rabbitmq', 'chat-elasticsearch']) {
+        const secret = named(objects(), 'Secret', name);
+        expect(secret.metadata.annotations?.['helm.sh/resource-policy'], name).to.equal('keep');
+        for (const value of Object.values(decodeSecretData(secret)))
+          expect(value, name).to.match(/^[A-Za-z0-9]{32}$/);
+      }
+      expect(
+        decodeSecretData(named(objects(), 'Secret', 'chat-chat-system'))['admin-token'],
+      ).to.match(/^[A-Za-z0-9]{40}$/);
+    });
+
+    it('builds connection URLs from Secret-sourced passwords', () => {
+      const env = Object.fromEntries(
+        envOf(container(deployment('api'), 'api')).map((e) => [e.name, e]),
+      );
+      expect(env['MYSQL_URL']?.value).to.equal(
+        'mysql://chat:$(MYSQL_PASSWORD)@chat-mysql.chat.svc:3306/chat_system',
+      );
+      expect(env['MYSQL_PASSWORD']?.valueFrom).to.deep.equal({
+        secretKeyRef: { name: 'chat-mysql', key: 'mysql-password' },
+      });
+      expect(env['REDIS_URL']?.value).to.equal(
+        'redis://:$(REDIS_PASSWORD)@chat-redis.chat.svc:6379',
+      );
+      expect(env['RABBITMQ_URL']?.value).to.equal(
+        'amqp://chat:$(RABBITMQ_PASSWORD)@chat-rabbitmq.chat.svc:5672',
+      );
+      expect(env['ELASTICSEARCH_URL']?.value).to.equal('http://chat-elasticsearch.chat.svc:9200');
+      expect(env['ADMIN_TOKEN']?.valueFrom).to.deep.equal({
+        secretKeyRef: { name: 'chat-chat-system', key: 'admin-token' },
+      });
+      expect(
+        envOf(container(deployment('consumer'), 'consumer')).map((e) => e.name),
+      ).to.not.include('ADMIN_TOKEN');
+    });
+
+    it('routes /api through the nginx IngressClass to the API Service, and nothing else', () => {
+      const ingress = named(objects(), 'Ingress', 'chat-chat-system-api');
+      expect(ingress['spec'].ingressClassName).to.equal('nginx');
+      expect(ingress.metadata.annotations ?? {}).to.deep.equal({});
+      expect(ingress['spec'].rules).to.deep.equal([
+        {
+          http: {
+            paths: [
+              {
+                path: '/api',
+                pathType: 'Prefix',
+                backend: { service: { name: 'chat-chat-system-api', port: { name: 'http' } } },
+              },
+            ],
+          },
+        },
+      ]);
+      const service = named(objects(), 'Service', 'chat-chat-system-api');
+      expect(
+        service['spec'].ports.find((p: { name: string }) => p.name === 'http').targetPort,
+      ).to.equal('http');
+      expect(container(deployment('api'), 'api')['ports']).to.deep.include({
+        name: 'http',
+        containerPort: 8080,
+        protocol: 'TCP',
+      });
+    });
+
+    it('runs the flusher every minute, never twice at once, with bounded runs and history', () => {
+      const cronJob = named(objects(), 'CronJob', 'chat-chat-system-flusher');
+      const spec = cronJob['spec'];
+      expect(spec).to.include({
+        schedule: '* * * * *',
+        concurrencyPolicy: 'Forbid',
+        startingDeadlineSeconds: 30,
+        successfulJobsHistoryLimit: 1,
+        failedJobsHistoryLimit: 3,
+      });
+      expect(spec.jobTemplate.spec).to.include({ activeDeadlineSeconds: 300, backoffLimit: 1 });
+      const pod = spec.jobTemplate.spec.template.spec;
+      expect(pod.restartPolicy).to.equal('Never');
+      expect(pod.serviceAccountName).to.equal('chat-chat-system-flusher');
+      const flusher = pod.containers[0];
+      expect(flusher.command).to.deep.equal(['node', 'dist/cmd/flusher/main.js', '--once']);
+      const env = envOf(flusher);
+      expect(env.find((e) => e.name === 'POD_NAME')?.valueFrom).to.deep.equal({
+        fieldRef: { fieldPath: 'metadata.name' },
+      });
+      expect(env.find((e) => e.name === 'POD_NAMESPACE')?.valueFrom).to.deep.equal({
+        fieldRef: { fieldPath: 'metadata.namespace' },
+      });
+      const config = named(objects(), 'ConfigMap', 'chat-chat-system-config')['data'];
+      expect(config).to.include({
+        FLUSHER_LOCK: 'kubernetes',
+        FLUSHER_LOCK_NAME: 'chat-chat-system-flusher',
+        FLUSHER_LOCK_TTL_SECONDS: '30',
+      });
+    });
+
+    it('lets the flusher touch its Lease and nothing else', () => {
+      expect(ofKind(objects(), 'ClusterRole')).to.deep.equal([]);
+      const roles = ofKind(objects(), 'Role');
+      expect(roles).to.have.length(1);
+      for (const rule of roles[0]!['rules']) {
+        expect(rule.apiGroups).to.deep.equal(['coordination.k8s.io']);
+        expect(rule.resources).to.deep.equal(['leases']);
+        expect(['get', 'create', 'update']).to.include.members(rule.verbs);
+        if (rule.verbs.some((verb: string) => verb !== 'create'))
+          expect(rule.resourceNames).to.deep.equal(['chat-chat-system-flusher']);
+      }
+      const binding = named(objects(), 'RoleBinding', 'chat-chat-system-flusher');
+      expect(binding['roleRef']).to.include({ kind: 'Role', name: roles[0]!.metadata.name });
+      expect(binding['subjects']).to.deep.equal([
+        { kind: 'ServiceAccount', name: 'chat-chat-system-flusher', namespace: NAMESPACE },
+      ]);
+    });
+
+    it('migrates in a post-install/post-upgrade hook while the programs wait for the schema', () => {
+      const job = named(objects(), 'Job', 'chat-chat-system-migrate');
+      expect(job.metadata.annotations).to.include({
+        'helm.sh/hook': 'post-install,post-upgrade',
+        'helm.sh/hook-delete-policy': 'before-hook-creation,hook-succeeded',
+      });
+      expect(container(job, 'migrate')['command']).to.deep.equal([
+        'node',
+        'dist/cmd/migrate/main.js',
+      ]);
+      expect(envOf(container(job, 'wait-for-mysql'))).to.deep.include({
+        name: 'MYSQL_HOST',
+        value: 'chat-mysql.chat.svc',
+      });
+      for (const owner of [
+        deployment('api'),
+        deployment('consumer'),
+        named(objects(), 'CronJob', 'chat-chat-system-flusher'),
+      ]) {
+        const init = container(owner, 'wait-for-schema');
+        expect(init['command'].join(' '), owner.metadata.name).to.contain(
+          'until node dist/cmd/migrate/main.js --check',
+        );
+      }
+    });
+
+    it('keeps the reindex Job template suspended and runs the reindex program', () => {
+      const cronJob = named(objects(), 'CronJob', 'chat-chat-system-reindex');
+      expect(cronJob['spec'].suspend).to.equal(true);
+      const reindex = cronJob['spec'].jobTemplate.spec.template.spec.containers[0];
+      expect([...reindex.command, ...reindex.args]).to.deep.equal([
+        'node',
+        'dist/cmd/reindex/main.js',
+        '--all',
+      ]);
+    });
+
+    it('gives the programs longer to stop than they take to drain', () => {
+      const shutdownSeconds =
+        Number(
+          named(objects(), 'ConfigMap', 'chat-chat-system-config')['data']['SHUTDOWN_TIMEOUT_MS'],
+        ) / 1000;
+      const api = podTemplates([deployment('api')])[0]!.spec;
+      const preStop = api.containers[0]!['lifecycle'].preStop.sleep.seconds;
+      expect(api['terminationGracePeriodSeconds']).to.be.greaterThan(shutdownSeconds + preStop);
+      const consumer = podTemplates([deployment('consumer')])[0]!.spec;
+      expect(consumer['terminationGracePeriodSeconds']).to.be.greaterThan(shutdownSeconds);
+      const flusher = podTemplates([named(objects(), 'CronJob', 'chat-chat-system-flusher')])[0]!
+        .spec;
+      expect(flusher['terminationGracePeriodSeconds']).to.be.greaterThan(shutdownSeconds);
+    });
+
+    it('spreads the API and consumer replicas over nodes and zones', () => {
+      for (const component of ['api', 'consumer']) {
+        const constraints = podTemplates([deployment(component)])[0]!.spec[
+          'topologySpreadConstraints'
+        ];
+        expect(constraints.map((c: { topologyKey: string }) => c.topologyKey)).to.deep.equal([
+          'kubernetes.io/hostname',
+          'topology.kubernetes.io/zone',
+        ]);
+        expect(constraints[0].labelSelector.matchLabels['app.kubernetes.io/component']).to.equal(
+          component,
+        );
+      }
+    });
+
+    it('rolls the pods when their configuration changes', async () => {
+      const checksum = (objs: K8sObject[]) =>
+        podTemplates([named(objs, 'Deployment', 'chat-chat-system-api')])[0]!.owner['spec'].template
+          .metadata.annotations['checksum/config'];
+      const before = checksum(objects());
+      const again = await helmTemplate(helm, { release: RELEASE, namespace: NAMESPACE });
+      const changed = await helmTemplate(helm, {
+        release: RELEASE,
+        namespace: NAMESPACE,
+        set: { 'config.logLevel': 'debug' },
+      });
+      expect(before).to.match(/^[0-9a-f]{64}$/);
+      expect(checksum(again)).to.equal(before);
+      expect(checksum(changed)).to.not.equal(before);
+    });
+
+    it("lets only this release's programs reach the data services", () => {
+      const policies = ofKind(objects(), 'NetworkPolicy');
+      expect(policies.map((p) => p.metadata.name).sort()).to.deep.equal([
+        'chat-elasticsearch',
+        'chat-mysql',
+        'chat-rabbitmq',
+        'chat-redis',
+      ]);
+      for (const policy of policies) {
+        const from = policy['spec'].ingress[0].from;
+        expect(from, policy.metadata.name).to.have.length(1);
+        const expressions = Object.fromEntries(
+          from[0].podSelector.matchExpressions.map((e: { key: string; values: string[] }) => [
+            e.key,
+            e.values,
+          ]),
+        );
+        expect(expressions['app.kubernetes.io/instance']).to.deep.equal([RELEASE]);
+        expect(expressions['app.kubernetes.io/component']).to.deep.equal([
+          'api',
+          'consumer',
+          'flusher',
+          'migrate',
+          'reindex',
+        ]);
+        expect(from[0].namespaceSelector).to.equal(undefined);
+      }
+    });
+
+    it('renders no monitoring objects on a cluster without the CRDs', () => {
+      for (const kind of ['ServiceMonitor', 'PodMonitor', 'PrometheusRule'])
+        expect(ofKind(objects(), kind), kind).to.deep.equal([]);
+      expect(ofKind(objects(), 'ConfigMap').map((c) => c.metadata.name)).to.not.include(
+        'chat-chat-system-dashboard',
+      );
+    });
+  });
+
+  describe('with external services', () => {
+    const objects = () => render('external services (all subcharts off)');
+    const apiEnv = () => {
+      const api = named(objects(), 'Deployment', 'chat-chat-system-api');
+      return Object.fromEntries(
+        envOf(podTemplates([api])[0]!.spec.containers[0]!).map((e) => [e.name, e]),
+      );
+    };
+
+    it('deploys no data service', () => {
+      expect(ofKind(objects(), 'StatefulSet')).to.deep.equal([]);
+      expect(
+        ofKind(objects(), 'Secret')
+          .map((s) => s.metadata.name)
+          .sort(),
+      ).to.deep.equal(['chat-chat-system', 'chat-chat-system-external']);
+    });
+
+    it('connects to the given hosts with the given schemes, users and Secrets', () => {
+      const env = apiEnv();
+      expect(env['MYSQL_URL']?.value).to.equal(
+        'mysql://chat:$(MYSQL_PASSWORD)@db.example.com:3306/chat_system',
+      );
+      expect(env['MYSQL_PASSWORD']?.valueFrom).to.deep.equal({
+        secretKeyRef: { name: 'managed-db', key: 'password' },
+      });
+      expect(env['REDIS_URL']?.value).to.equal(
+        'rediss://:$(REDIS_PASSWORD)@cache.example.com:6380',
+      );
+      expect(env['REDIS_PASSWORD']?.valueFrom).to.deep.equal({
+        secretKeyRef: { name: 'chat-chat-system-external', key: 'redis-password' },
+      });
+      expect(env['RABBITMQ_URL']?.value).to.equal(
+        'amqps://chat-prod:$(RABBITMQ_PASSWORD)@mq.example.com:5672/chat%2Fprod',
+      );
+      expect(env['ELASTICSEARCH_URL']?.value).to.equal('https://search.example.com:9243');
+      expect(env['ELASTICSEARCH_PASSWORD']?.valueFrom).to.deep.equal({
+        secretKeyRef: { name: 'managed-es', key: 'elasticsearch-password' },
+      });
+      const external = decodeSecretData(named(objects(), 'Secret', 'chat-chat-system-external'));
+      expect(external).to.deep.equal({ 'redis-password': 'inline-redis-password' });
+    });
+
+    it('falls back to MySQL search without any Elasticsearch, and drops the reindex Job', async () => {
+      const objs = await helmTemplate(helm, {
+        release: RELEASE,
+        namespace: NAMESPACE,
+        values: [
+          combos['external services (all subcharts off)']!.values![0]!,
+          { externalElasticsearch: { url: '' } },
+        ],
+      });
+      const api = named(objs, 'Deployment', 'chat-chat-system-api');
+      expect(envOf(podTemplates([api])[0]!.spec.containers[0]!).map((e) => e.name)).to.not.include(
+        'ELASTICSEARCH_URL',
+      );
+      expect(ofKind(objs, 'CronJob').map((c) => c.metadata.name)).to.deep.equal([
+        'chat-chat-system-flusher',
+      ]);
+    });
+
+    it('refuses to render without the external hosts it needs', async () => {
+      const attempt = (values: object) =>
+        helmTemplate(helm, { values: [values] }).then(
+          () => 'rendered',
+          (error: Error) => error.message,
+        );
+      expect(await attempt({ mysql: { enabled: false } })).to.contain(
+        'mysql.enabled=false needs externalMysql.host',
+      );
+      expect(await attempt({ redis: { enabled: false } })).to.contain('externalRedis.host');
+      expect(
+        await attempt({ rabbitmq: { enabled: false }, externalRabbitmq: { host: 'mq' } }),
+      ).to.contain('externalRabbitmq.existingSecret');
+    });
+  });
+
+  describe('with HPA, PDB and NetworkPolicy on', () => {
+    const objects = () => render('HPA, PDB and NetworkPolicy on');
+
+    it('autoscales the API and the consumer instead of fixing their replicas', () => {
+      for (const component of ['api', 'consumer']) {
+        const hpa = named(objects(), 'HorizontalPodAutoscaler', `chat-chat-system-${component}`);
+        expect(hpa['spec'].scaleTargetRef).to.deep.equal({
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          name: `chat-chat-system-${component}`,
+        });
+        expect(hpa['spec'].metrics[0].resource).to.deep.equal({
+          name: 'cpu',
+          target: { type: 'Utilization', averageUtilization: 70 },
+        });
+        expect(
+          named(objects(), 'Deployment', `chat-chat-system-${component}`)['spec'].replicas,
+        ).to.equal(undefined);
+      }
+      const api = named(objects(), 'HorizontalPodAutoscaler', 'chat-chat-system-api')['spec'];
+      expect(api).to.include({ minReplicas: 3, maxReplicas: 12 });
+      expect(api.metrics[1].resource.name).to.equal('memory');
+    });
+
+    it('lets only the ingress controller (and the helm test) reach the API, and only monitoring its metrics', () => {
+      const policy = named(objects(), 'NetworkPolicy', 'chat-chat-system-api')['spec'];
+      expect(policy.policyTypes).to.deep.equal(['Ingress']);
+      const [publicRule, metricsRule] = policy.ingress;
+      expect(publicRule.ports).to.deep.equal([{ port: 'http', protocol: 'TCP' }]);
+      expect(publicRule.from).to.deep.equal([
+        {
+          namespaceSelector: {
+            matchExpressions: [
+              {
+                key: 'kubernetes.io/metadata.name',
+                operator: 'In',
+                values: ['ingress-nginx', 'nginx-ingress'],
+              },
+            ],
+          },
+        },
+        {
+          podSelector: {
+            matchLabels: {
+              'app.kubernetes.io/name': 'chat-system',
+              'app.kubernetes.io/instance': RELEASE,
+              'app.kubernetes.io/component': 'test',
+            },
+          },
+        },
+      ]);
+      expect(metricsRule.ports).to.deep.equal([{ port: 'metrics', protocol: 'TCP' }]);
+      expect(metricsRule.from).to.deep.equal([
+        { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } },
+      ]);
+    });
+
+    it('denies all inbound traffic to the flusher, migration and reindex pods', () => {
+      const policy = named(objects(), 'NetworkPolicy', 'chat-chat-system-jobs')['spec'];
+      expect(policy.policyTypes).to.deep.equal(['Ingress']);
+      expect(policy.ingress).to.equal(undefined);
+      const components = policy.podSelector.matchExpressions.find(
+        (e: { key: string }) => e.key === 'app.kubernetes.io/component',
+      ).values;
+      expect(components).to.deep.equal(['flusher', 'migrate', 'reindex']);
+    });
+  });
+
+  describe('with an HTTPRoute instead of an Ingress', () => {
+    const objects = () => render('HTTPRoute instead of Ingress');
+
+    it('attaches the API to the given Gateway on /api', () => {
+      expect(ofKind(objects(), 'Ingress')).to.deep.equal([]);
+      const route = named(objects(), 'HTTPRoute', 'chat-chat-system-api')['spec'];
+      expect(route.parentRefs).to.deep.equal([
+        { name: 'public', namespace: 'gateway-system', sectionName: 'https' },
+      ]);
+      expect(route.hostnames).to.deep.equal(['chat.example.com']);
+      expect(route.rules).to.deep.equal([
+        {
+          matches: [{ path: { type: 'PathPrefix', value: '/api' } }],
+          backendRefs: [{ name: 'chat-chat-system-api', port: 80 }],
+        },
+      ]);
+    });
+
+    it('refuses an HTTPRoute without a Gateway to attach to', async () => {
+      const message = await helmTemplate(helm, { values: [{ httpRoute: { enabled: true } }] }).then(
+        () => 'rendered',
+        (error: Error) => error.message,
+      );
+      expect(message).to.contain('httpRoute.parentRefs');
+    });
+  });
+
+  describe('with monitoring on', () => {
+    const objects = () => render('monitoring on (CRDs declared)');
+
+    it('scrapes the API metrics port, the consumer and the broker', () => {
+      const serviceMonitor = named(objects(), 'ServiceMonitor', 'chat-chat-system-api')['spec'];
+      expect(serviceMonitor.endpoints[0]).to.include({ port: 'metrics', path: '/metrics' });
+      const consumer = named(objects(), 'PodMonitor', 'chat-chat-system-consumer')['spec'];
+      expect(consumer.podMetricsEndpoints[0]).to.include({ port: 'http', path: '/metrics' });
+      expect(consumer.selector.matchLabels['app.kubernetes.io/component']).to.equal('consumer');
+      expect(
+        named(objects(), 'PodMonitor', 'chat-rabbitmq')['spec'].podMetricsEndpoints[0].port,
+      ).to.equal('metrics');
+    });
+
+    it('alerts on 5xx rate, consumer lag, dead letters and a flusher that does not succeed', () => {
+      const rules = named(objects(), 'PrometheusRule', 'chat-chat-system')['spec'].groups[0]
+        .rules as { alert: string; expr: string }[];
+      const expr = (alert: string) => rules.find((r) => r.alert === alert)?.expr ?? '';
+      expect(rules.map((r) => r.alert)).to.include.members([
+        'ChatSystemApiHighErrorRate',
+        'ChatSystemConsumerLag',
+        'ChatSystemDeadLetters',
+        'ChatSystemFlusherNotSucceeding',
+      ]);
+      expect(expr('ChatSystemApiHighErrorRate')).to.contain(
+        'http_requests_total{namespace="chat", service="chat-chat-system-api", status=~"5.."}',
+      );
+      expect(expr('ChatSystemConsumerLag')).to.contain(
+        'rabbitmq_queue_messages_ready{namespace="chat", queue="chat-system.writes"}',
+      );
+      expect(expr('ChatSystemDeadLetters')).to.contain('consumer_dead_letters_total{');
+      expect(expr('ChatSystemFlusherNotSucceeding')).to.contain(
+        'cronjob="chat-chat-system-flusher"',
+      );
+    });
+
+    it('ships a Grafana dashboard covering RED, the queue and the flusher', () => {
+      const configMap = named(objects(), 'ConfigMap', 'chat-chat-system-dashboard');
+      expect(configMap.metadata.labels?.['grafana_dashboard']).to.equal('1');
+      const dashboard = JSON.parse(configMap['data']['chat-system.json']);
+      const exprs = JSON.stringify(
+        dashboard.panels.flatMap((p: { targets?: unknown[] }) => p.targets ?? []),
+      );
+      for (const metric of [
+        'http_requests_total',
+        'http_request_duration_seconds_bucket',
+        'rabbitmq_queue_messages_ready',
+        'consumer_dead_letters_total',
+        'flusher_last_success_timestamp_seconds',
+        'kube_cronjob_status_last_successful_time',
+      ]) {
+        expect(exprs, metric).to.contain(metric);
+      }
+    });
+
+    it('hands the flusher its Pushgateway', () => {
+      expect(
+        named(objects(), 'ConfigMap', 'chat-chat-system-config')['data']['PUSHGATEWAY_URL'],
+      ).to.equal('http://pushgateway.monitoring.svc:9091');
+    });
+  });
+
+  describe('with existing Secrets', () => {
+    const objects = () => render('existingSecret');
+
+    it('creates no Secret and reads every password and the admin token from the named ones', () => {
+      expect(ofKind(objects(), 'Secret')).to.deep.equal([]);
+      const api = podTemplates([named(objects(), 'Deployment', 'chat-chat-system-api')])[0]!.spec
+        .containers[0]!;
+      const refs = Object.fromEntries(
+        envOf(api)
+          .filter((e) => e.valueFrom?.['secretKeyRef'])
+          .map((e) => [e.name, e.valueFrom!['secretKeyRef']]),
+      );
+      expect(refs).to.deep.equal({
+        ADMIN_TOKEN: { name: 'chat-admin', key: 'token' },
+        MYSQL_PASSWORD: { name: 'db-creds', key: 'mysql-password' },
+        REDIS_PASSWORD: { name: 'cache-creds', key: 'redis-password' },
+        RABBITMQ_PASSWORD: { name: 'mq-creds', key: 'amqp-password' },
+        ELASTICSEARCH_PASSWORD: { name: 'search-creds', key: 'elastic-password' },
+      });
+      const rabbit = podTemplates([named(objects(), 'StatefulSet', 'chat-rabbitmq')])[0]!.spec
+        .containers[0]!;
+      expect(
+        envOf(rabbit).find((e) => e.name === 'RABBITMQ_DEFAULT_PASS')?.valueFrom,
+      ).to.deep.equal({ secretKeyRef: { name: 'mq-creds', key: 'amqp-password' } });
+    });
+  });
+
+  describe('images', () => {
+    it('runs each program from its own image as given, and the Jobs from the API image', async () => {
+      const objs = await helmTemplate(helm, {
+        release: RELEASE,
+        namespace: NAMESPACE,
+        set: {
+          'api.image.repository': 'reg.local/chat-system-api',
+          'api.image.tag': 'a1',
+          'consumer.image.repository': 'reg.local/chat-system-consumer',
+          'consumer.image.tag': 'c2',
+          'flusher.image.repository': 'reg.local/chat-system-flusher',
+          'flusher.image.tag': 'f3',
+        },
+      });
+      const images = (kind: string, name: string) =>
+        Object.fromEntries(
+          allContainers(podTemplates([named(objs, kind, name)])[0]!.spec).map((c) => [
+            c.name,
+            c.image,
+          ]),
+        );
+      expect(images('Deployment', 'chat-chat-system-api')).to.deep.equal({
+        'wait-for-schema': 'reg.local/chat-system-api:a1',
+        api: 'reg.local/chat-system-api:a1',
+      });
+      expect(images('Deployment', 'chat-chat-system-consumer')).to.deep.equal({
+        'wait-for-schema': 'reg.local/chat-system-consumer:c2',
+        consumer: 'reg.local/chat-system-consumer:c2',
+      });
+      expect(images('CronJob', 'chat-chat-system-flusher')).to.deep.equal({
+        'wait-for-schema': 'reg.local/chat-system-flusher:f3',
+        flusher: 'reg.local/chat-system-flusher:f3',
+      });
+      expect(images('Job', 'chat-chat-system-migrate')).to.deep.equal({
+        'wait-for-mysql': 'reg.local/chat-system-api:a1',
+        migrate: 'reg.local/chat-system-api:a1',
+      });
+      expect(images('CronJob', 'chat-chat-system-reindex')).to.deep.equal({
+        reindex: 'reg.local/chat-system-api:a1',
+      });
+    });
+
+    it('defaults to the chart appVersion, and prefixes the registry and pins digests when given', async () => {
+      const chart = YAML.parse(await readFile(path.join(chartDir, 'Chart.yaml'), 'utf8')) as {
+        appVersion: string;
+      };
+      const api = (objs: K8sObject[]) =>
+        podTemplates([named(objs, 'Deployment', 'chat-chat-system-api')])[0]!.spec.containers[0]!
+          .image;
+      const consumer = (objs: K8sObject[]) =>
+        podTemplates([named(objs, 'Deployment', 'chat-chat-system-consumer')])[0]!.spec
+          .containers[0]!.image;
+      expect(api(render('defaults'))).to.equal(`chat-system-api:${chart.appVersion}`);
+      const production = render('production (registry, TLS host, pull secrets)');
+      expect(api(production)).to.equal(
+        `registry.example.com/chat/chat-system-api@sha256:${'a'.repeat(64)}`,
+      );
+      expect(consumer(production)).to.equal('registry.example.com/chat/chat-system-consumer:1.4.2');
+      for (const { owner, spec } of podTemplates(production).filter(
+        ({ labels }) => labels['app.kubernetes.io/name'] === 'chat-system',
+      )) {
+        expect(spec['imagePullSecrets'], owner.metadata.name).to.deep.equal([{ name: 'regcred' }]);
+      }
+    });
+  });
+
+  describe('upgrades', () => {
+    it('keeps every selector when the chart and app versions change', async () => {
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'chart-upgrade-'));
+      try {
+        const copy = path.join(dir, 'chat-system');
+        await cp(chartDir, copy, { recursive: true });
+        const chartFile = path.join(copy, 'Chart.yaml');
+        const chart = YAML.parse(await readFile(chartFile, 'utf8')) as Record<string, unknown>;
+        await writeFile(
+          chartFile,
+          YAML.stringify({ ...chart, version: '9.9.9', appVersion: '9.9.9' }),
+        );
+        const upgraded = await helmTemplate(helm, {
+          release: RELEASE,
+          namespace: NAMESPACE,
+          chart: copy,
+          set: { 'image.tag': 'next' },
+        });
+
+        const selectors = (objs: K8sObject[]) =>
+          Object.fromEntries(
+            objs
+              .filter((o) =>
+                ['Deployment', 'StatefulSet', 'Service', 'PodDisruptionBudget'].includes(o.kind),
+              )
+              .map((o) => [`${o.kind}/${o.metadata.name}`, o['spec'].selector]),
+          );
+        expect(selectors(upgraded)).to.deep.equal(selectors(render('defaults')));
+        const version = (objs: K8sObject[]) =>
+          named(objs, 'Deployment', 'chat-chat-system-api').metadata.labels?.[
+            'app.kubernetes.io/version'
+          ];
+        expect(version(upgraded)).to.equal('9.9.9');
+        expect(version(upgraded)).to.not.equal(version(render('defaults')));
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+  });
+
+  describe('values schema', () => {
+    const failure = (options: RenderOptions) =>
+      helmTemplate(helm, options).then(
+        () => 'rendered',
+        (error: Error) => error.message,
+      );
+
+    it('rejects unknown keys at every level, in the chart and in the subcharts', async () => {
+      expect(await failure({ set: { replicas: '3' } })).to.contain(
+        "additional properties 'replicas' not allowed",
+      );
+      expect(await failure({ set: { 'api.replicas': '3' } })).to.contain(
+        "additional properties 'replicas' not allowed",
+      );
+      expect(await failure({ set: { 'mysql.auth.rootPassword': 'x' } })).to.contain(
+        "additional properties 'rootPassword' not allowed",
+      );
+    });
+
+    it('rejects a root user and misspelt security settings', async () => {
+      expect(await failure({ set: { 'podSecurityContext.runAsUser': '0' } })).to.contain(
+        '/podSecurityContext/runAsUser',
+      );
+      expect(
+        await failure({ set: { 'mysql.containerSecurityContext.readOnlyRootFileSystem': 'true' } }),
+      ).to.contain("additional properties 'readOnlyRootFileSystem' not allowed");
+    });
+
+    it('rejects values of the wrong type or outside their range', async () => {
+      expect(await failure({ values: [{ api: { replicaCount: 'two' } }] })).to.contain(
+        '/api/replicaCount',
+      );
+      expect(await failure({ values: [{ flusher: { lock: { mode: 'etcd' } } }] })).to.contain(
+        '/flusher/lock/mode',
+      );
+      expect(
+        await failure({ values: [{ redis: { config: { maxmemoryPolicy: 'allkeys-lru' } } }] }),
+      ).to.contain('maxmemoryPolicy');
+    });
+
+    it('ships no secret in its default values', async () => {
+      const values = YAML.parse(
+        await readFile(path.join(chartDir, 'values.yaml'), 'utf8'),
+      ) as unknown;
+      const offenders: string[] = [];
+      const walk = (node: unknown, at: string) => {
+        if (node === null || typeof node !== 'object') return;
+        for (const [key, value] of Object.entries(node)) {
+          if (
+            /password|token|secret/i.test(key) &&
+            typeof value === 'string' &&
+            value !== '' &&
+            !/Key$|existingSecret/.test(key)
+          )
+            offenders.push(`${at}${key}`);
+          walk(value, `${at}${key}.`);
+        }
+      };
+      walk(values, '');
+      expect(offenders).to.deep.equal([]);
+    });
+  });
+});
