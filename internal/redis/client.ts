@@ -12,6 +12,8 @@ export function createRedis(url: string, logger: Logger, name: string): Redis {
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
     connectTimeout: 5_000,
+    // Commands issued in the same tick share one write: fewer syscalls under concurrency.
+    enableAutoPipelining: true,
     retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 5_000),
   });
   redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));

@@ -30,7 +30,9 @@ export function startProgram(
   { compiled = false }: { compiled?: boolean } = {},
 ): Program {
   // compiled: run dist/ as the images do (the benchmark); otherwise the sources through tsx.
-  const entry = compiled ? [`dist/cmd/${name}/main.js`] : ['--import', 'tsx', `cmd/${name}/main.ts`];
+  const entry = compiled
+    ? [`dist/cmd/${name}/main.js`]
+    : ['--import', 'tsx', `cmd/${name}/main.ts`];
   const child = spawn(process.execPath, [...entry, ...args], {
     cwd: root,
     env: { ...process.env, ...env },
