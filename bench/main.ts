@@ -14,12 +14,7 @@ import { Redis } from 'ioredis';
 import { QueryTypes } from 'sequelize';
 import { startProgram, stopProgram, waitReady, type Program } from '../test/e2e/support/system.js';
 import { migrateTestDatabase, testSequelize } from '../test/support/database.js';
-import {
-  TEST_MYSQL_URL,
-  TEST_RABBITMQ_URL,
-  TEST_REDIS_URL,
-  uniqueSuffix,
-} from '../test/support/environment.js';
+import { TEST_RABBITMQ_URL, TEST_REDIS_URL, isolatedEnv } from '../test/support/environment.js';
 import { deadLetterQueueOf } from '../internal/queue/topology.js';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -27,18 +22,7 @@ import { createInterface } from 'node:readline';
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
 const rate = Number(process.env['BENCH_RATE'] ?? 5_000);
 const consumerCount = Number(process.env['BENCH_CONSUMERS'] ?? 1);
-const suffix = uniqueSuffix();
-const env = {
-  MYSQL_URL: process.env['BENCH_MYSQL_URL'] ?? TEST_MYSQL_URL,
-  REDIS_URL: TEST_REDIS_URL,
-  RABBITMQ_URL: TEST_RABBITMQ_URL,
-  RABBITMQ_QUEUE: `chat-system-bench-${suffix}`,
-  REDIS_KEY_PREFIX: `cs-bench-${suffix}:`,
-  PORT: '0',
-  METRICS_PORT: '0',
-  CONSUMER_HTTP_PORT: '0',
-  LOG_LEVEL: 'info', // the start-up line carries the bound port
-};
+const env = isolatedEnv('bench');
 
 const rssMiB = (pid: number, field: 'VmRSS' | 'VmHWM') => {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8')

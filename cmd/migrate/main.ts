@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from '../../internal/config/config.js';
+import { loadConfigOrExit } from '../../internal/runtime/main.js';
 import { createLogger } from '../../internal/log/logger.js';
 import { createSequelize } from '../../internal/db/sequelize.js';
 import { createMigrator, ensureDatabase } from '../../internal/db/migrator.js';
@@ -9,14 +9,7 @@ import { createMigrator, ensureDatabase } from '../../internal/db/migrator.js';
 const check = process.argv.includes('--check');
 const down = process.argv.includes('--down');
 
-let config;
-try {
-  config = loadConfig();
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  process.stderr.write(`migrate: ${err.message}\n`);
-  process.exit(2);
-}
+const config = loadConfigOrExit('migrate');
 const logger = createLogger('migrate', config.logLevel);
 let code = 0;
 try {

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../../internal/config/config.js';
+import { loadConfigOrExit } from '../../internal/runtime/main.js';
 import { createLogger } from '../../internal/log/logger.js';
 import { createSequelize } from '../../internal/db/sequelize.js';
 import { messageBatches } from '../../internal/db/repositories/message-source.js';
@@ -24,14 +24,7 @@ const { values } = parseArgs({
   },
 });
 
-let config;
-try {
-  config = loadConfig();
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  process.stderr.write(`reindex: ${err.message}\n`);
-  process.exit(2);
-}
+const config = loadConfigOrExit('reindex');
 const logger = createLogger('reindex', config.logLevel);
 if (config.elasticsearch === undefined) {
   process.stderr.write(

@@ -16,20 +16,26 @@ export function uniqueSuffix(): string {
   return randomUUID().slice(0, 8);
 }
 
-/** A configuration isolated from every other test run: own key prefix, own queue. */
-export function testConfig(overrides: Record<string, string> = {}): Config {
-  const suffix = uniqueSuffix();
-  return loadConfig({
+/**
+ * Environment of programs isolated from every other run: their own queue and Redis key prefix,
+ * free ports (the start-up log line carries the bound port, so LOG_LEVEL is info).
+ */
+export function isolatedEnv(label: string, suffix = uniqueSuffix()) {
+  return {
     MYSQL_URL: TEST_MYSQL_URL,
     REDIS_URL: TEST_REDIS_URL,
     RABBITMQ_URL: TEST_RABBITMQ_URL,
-    REDIS_KEY_PREFIX: `cs-test-${suffix}:`,
-    RABBITMQ_QUEUE: `chat-system-test-${suffix}`,
-    LOG_LEVEL: 'silent',
+    RABBITMQ_QUEUE: `chat-system-${label}-${suffix}`,
+    REDIS_KEY_PREFIX: `cs-${label}-${suffix}:`,
     PORT: '0',
     METRICS_PORT: '0',
     CONSUMER_HTTP_PORT: '0',
     FLUSHER_HTTP_PORT: '0',
-    ...overrides,
-  });
+    LOG_LEVEL: 'info',
+  };
+}
+
+/** The same isolation as a parsed configuration, for in-process tests. */
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  return loadConfig({ ...isolatedEnv('test'), LOG_LEVEL: 'silent', ...overrides });
 }

@@ -1,16 +1,7 @@
 import { QueryTypes, type Sequelize } from 'sequelize';
 import type { IndexedMessage, SearchScope } from '../../domain/ports.js';
 import { sqlDateTime } from '../datetime.js';
-
-interface Row {
-  id: number | string;
-  token: string;
-  chat_number: number;
-  number: number;
-  content: string;
-  created_at: Date;
-  updated_at: Date;
-}
+import { MESSAGE_COLUMNS, MESSAGE_JOINS, toMessage, type MessageRow } from './rows.js';
 
 export interface MessageSourceFilter {
   readonly scope?: SearchScope;
@@ -38,25 +29,17 @@ export async function* messageBatches(
   }
   let after: number | string = 0;
   for (;;) {
-    const rows: Row[] = await sequelize.query<Row>(
-      `SELECT m.id, a.token, c.number AS chat_number, m.number, m.content, m.created_at, m.updated_at
-         FROM messages m
-         JOIN chats c ON c.id = m.chat_id
-         JOIN applications a ON a.id = c.application_id
+    const rows: (MessageRow & { id: number | string })[] = await sequelize.query<
+      MessageRow & { id: number | string }
+    >(
+      `SELECT m.id, ${MESSAGE_COLUMNS} FROM messages m ${MESSAGE_JOINS}
         WHERE ${conditions.join(' AND ')}
         ORDER BY m.id
         LIMIT ?`,
       { replacements: [after, ...replacements, batchSize], type: QueryTypes.SELECT },
     );
     if (rows.length === 0) return;
-    yield rows.map((row) => ({
-      applicationToken: row.token,
-      chatNumber: row.chat_number,
-      number: row.number,
-      content: row.content,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-    }));
+    yield rows.map(toMessage);
     after = rows[rows.length - 1]!.id;
     if (rows.length < batchSize) return;
   }

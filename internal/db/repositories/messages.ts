@@ -2,13 +2,9 @@ import { QueryTypes, Transaction, type Sequelize } from 'sequelize';
 import type { MessageRepository } from '../../domain/ports.js';
 import type { Message, Page } from '../../domain/model.js';
 import { sqlDateTime } from '../datetime.js';
-import { paginate, toMessage, type MessageRow } from './rows.js';
+import { MESSAGE_COLUMNS, MESSAGE_JOINS, paginate, toMessage, type MessageRow } from './rows.js';
 
-const SELECT_MESSAGE = `
-  SELECT a.token, c.number AS chat_number, m.number, m.content, m.created_at, m.updated_at
-    FROM messages m
-    JOIN chats c ON c.id = m.chat_id
-    JOIN applications a ON a.id = c.application_id`;
+const SELECT_MESSAGE = `SELECT ${MESSAGE_COLUMNS} FROM messages m ${MESSAGE_JOINS}`;
 
 export class SqlMessageRepository implements MessageRepository {
   constructor(private readonly sequelize: Sequelize) {}

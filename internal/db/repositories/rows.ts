@@ -19,6 +19,12 @@ export interface ChatRow {
   updated_at: Date;
 }
 
+/** A message with its application token and chat number: `FROM messages m` + these joins. */
+export const MESSAGE_COLUMNS =
+  'a.token, c.number AS chat_number, m.number, m.content, m.created_at, m.updated_at';
+export const MESSAGE_JOINS = `JOIN chats c ON c.id = m.chat_id
+  JOIN applications a ON a.id = c.application_id`;
+
 export interface MessageRow {
   token: string;
   chat_number: number;

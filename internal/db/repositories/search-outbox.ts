@@ -1,6 +1,7 @@
 import { QueryTypes, type Sequelize } from 'sequelize';
 import type { IndexedMessage } from '../../domain/ports.js';
 import { sqlDateTime } from '../datetime.js';
+import { MESSAGE_COLUMNS, MESSAGE_JOINS, toMessage, type MessageRow } from './rows.js';
 
 export interface OutboxEntry {
   readonly message: IndexedMessage;
@@ -14,22 +15,13 @@ export class SearchOutbox {
 
   async pending(limit: number, where?: { token: string; chatNumber: number; number: number }) {
     const filter = where === undefined ? '' : 'WHERE a.token = ? AND c.number = ? AND m.number = ?';
-    const rows = await this.sequelize.query<{
-      message_id: number | string;
-      queued_at: Date;
-      token: string;
-      chat_number: number;
-      number: number;
-      content: string;
-      created_at: Date;
-      updated_at: Date;
-    }>(
-      `SELECT o.message_id, o.queued_at, a.token, c.number AS chat_number, m.number, m.content,
-              m.created_at, m.updated_at
+    const rows = await this.sequelize.query<
+      MessageRow & { message_id: number | string; queued_at: Date }
+    >(
+      `SELECT o.message_id, o.queued_at, ${MESSAGE_COLUMNS}
          FROM search_outbox o
          JOIN messages m ON m.id = o.message_id
-         JOIN chats c ON c.id = m.chat_id
-         JOIN applications a ON a.id = c.application_id
+         ${MESSAGE_JOINS}
          ${filter}
         ORDER BY o.queued_at
         LIMIT ?`,
@@ -44,14 +36,7 @@ export class SearchOutbox {
     return rows.map((row): OutboxEntry => ({
       messageId: Number(row.message_id),
       queuedAt: row.queued_at,
-      message: {
-        applicationToken: row.token,
-        chatNumber: row.chat_number,
-        number: row.number,
-        content: row.content,
-        createdAt: row.created_at,
-        updatedAt: row.updated_at,
-      },
+      message: toMessage(row),
     }));
   }
 

@@ -5,9 +5,9 @@ import { connect } from 'amqplib';
 import { Redis } from 'ioredis';
 import { deadLetterQueueOf } from '../../../internal/queue/topology.js';
 import {
-  TEST_MYSQL_URL,
   TEST_RABBITMQ_URL,
   TEST_REDIS_URL,
+  isolatedEnv,
   uniqueSuffix,
 } from '../../support/environment.js';
 
@@ -95,16 +95,7 @@ export async function startSystem({ apis = 2, consumers = 2 } = {}): Promise<Sys
   const suffix = uniqueSuffix();
   const adminToken = `admin-${suffix}-0123456789abcdef`;
   const env = {
-    MYSQL_URL: TEST_MYSQL_URL,
-    REDIS_URL: TEST_REDIS_URL,
-    RABBITMQ_URL: TEST_RABBITMQ_URL,
-    RABBITMQ_QUEUE: `chat-system-e2e-${suffix}`,
-    REDIS_KEY_PREFIX: `cs-e2e-${suffix}:`,
-    PORT: '0',
-    METRICS_PORT: '0',
-    CONSUMER_HTTP_PORT: '0',
-    FLUSHER_HTTP_PORT: '0',
-    LOG_LEVEL: 'info',
+    ...isolatedEnv('e2e', suffix),
     CONSUMER_BATCH_WAIT_MS: '5',
     SHUTDOWN_TIMEOUT_MS: '5000',
   };
