@@ -72,6 +72,10 @@ export function build(overrides: ApiOverrides = {}): Program {
   const onReseed = (level: 'application' | 'chat') => apiMetrics.reseeds.inc({ level });
   const services = {
     adminToken: config.adminToken,
+    onCreated: (type: 'application' | 'chat' | 'message', replayed: boolean) => {
+      if (replayed) apiMetrics.idempotentReplays.inc({ type });
+      else apiMetrics.creates.inc({ type });
+    },
     applications: new ApplicationService({
       applications,
       numbers,

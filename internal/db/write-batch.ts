@@ -4,6 +4,7 @@ import { sqlDateTime } from './datetime.js';
 
 export interface Rejected {
   readonly event: WriteEvent;
+  /** `<code>: <detail>`; the code becomes the dead-letter metric's label. */
   readonly reason: string;
 }
 
@@ -43,7 +44,7 @@ export async function persistWriteBatch(
       const appIds = await resolveApplications(query, events);
       const known = events.filter((event) => {
         if (appIds.has(event.applicationToken)) return true;
-        rejected.push({ event, reason: 'application does not exist' });
+        rejected.push({ event, reason: 'unknown_application: the application does not exist' });
         return false;
       });
       const chats = known.filter((e): e is ChatCreated => e.kind === 'chat.created');
@@ -71,7 +72,10 @@ export async function persistWriteBatch(
       for (const chat of chats) {
         const row = stored.get(chatKey(appIdOf(chat), chat.chatNumber));
         if (row?.event_id !== chat.eventId) {
-          rejected.push({ event: chat, reason: 'chat number already taken by another create' });
+          rejected.push({
+            event: chat,
+            reason: 'conflict: chat number already taken by another create',
+          });
         }
       }
 
@@ -93,7 +97,10 @@ export async function persistWriteBatch(
         const persisted = await loadMessageEventIds(query, messageRows);
         for (const { m, chatId } of messageRows) {
           if (persisted.get(`${chatId}:${m.messageNumber}`) !== m.eventId) {
-            rejected.push({ event: m, reason: 'message number already taken by another create' });
+            rejected.push({
+              event: m,
+              reason: 'conflict: message number already taken by another create',
+            });
           }
         }
       }

@@ -172,7 +172,7 @@ export class WriteConsumer {
         if (deliveryCount(delivery.message) + 1 >= this.options.maxDeliveries) {
           await this.deadLetter(
             delivery,
-            `failed ${this.options.maxDeliveries} deliveries: ${reason}`,
+            `max_deliveries: failed ${this.options.maxDeliveries} deliveries: ${reason}`,
           );
         } else {
           delivery.channel.nack(delivery.message, false, true);

@@ -383,6 +383,30 @@ describe('e2e: the three programs over HTTP', function () {
     expect(listed.body.map((x) => x['message_content'])).to.deep.equal(['once', 'next']);
   });
 
+  it('counts creates and replays on the separate metrics port, by route template only', async () => {
+    const token = await createApplication(api);
+    const key = { 'Idempotency-Key': `metrics-${token}` };
+    await call(api, 'POST', T.chats, `/api/applications/${token}/chats`, {
+      headers: key,
+      body: {},
+    });
+    await call(api, 'POST', T.chats, `/api/applications/${token}/chats`, {
+      headers: key,
+      body: {},
+    });
+    const text = await (await fetch(system.apiMetrics[0]!)).text();
+    const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? NaN);
+    expect(value(/^chat_creates_total\{type="chat",program="api"\} (\d+)/m)).to.be.at.least(1);
+    expect(value(/^idempotent_replays_total\{type="chat",program="api"\} (\d+)/m)).to.be.at.least(
+      1,
+    );
+    expect(text).to.match(
+      /http_requests_total\{method="POST",route="\/api\/applications\/:token\/chats",status="201"/,
+    );
+    expect(text).not.to.include(token);
+    expect((await fetch(`${api}/metrics`)).status).to.equal(404);
+  });
+
   it('echoes X-Request-Id and serves its OpenAPI document', async () => {
     const res = await fetch(`${api}/api/openapi.json`, {
       headers: { 'X-Request-Id': 'trace-123' },

@@ -205,6 +205,6 @@ describe('queue: confirmed publishing and batched consuming (RabbitMQ)', functio
     await publisher.publish(event(1));
     await until(async () => (await depth(deadLetterQueueOf(queue))) === 1);
     expect(attempts).to.equal(3);
-    expect(seen.deadLettered).to.deep.equal(['failed 3 deliveries']);
+    expect(seen.deadLettered).to.deep.equal(['max_deliveries']);
   });
 });

@@ -118,7 +118,9 @@ describe('db: repositories and batch persistence (MariaDB)', function () {
     const ghost = randomUUID();
     const event = messageEvent(ghost, 1, 1);
     const outcome = await persistWriteBatch(sequelize, [event]);
-    expect(outcome.rejected).to.deep.equal([{ event, reason: 'application does not exist' }]);
+    expect(outcome.rejected).to.deep.equal([
+      { event, reason: 'unknown_application: the application does not exist' },
+    ]);
   });
 
   it('recounts counters from the rows, whatever they were', async () => {

@@ -32,7 +32,9 @@ export function errorMiddleware(logger: Logger): Middleware {
         err instanceof AppError ? err : (asDependencyFailure(err) ?? fromHttpError(err));
       const requestId = ctx.state['requestId'] as string | undefined;
       if (known === null || known.status >= 500) {
-        logger.error({ err, requestId, method: ctx.method, route: ctx.path }, 'request failed');
+        // The route template, never the path: paths carry application tokens.
+        const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
+        logger.error({ err, requestId, method: ctx.method, route }, 'request failed');
       }
       const status = known?.status ?? 500;
       const allow = ctx.response.get('Allow');

@@ -23,6 +23,8 @@ export interface ApiServices {
   readonly messages: MessageService;
   readonly search: SearchService;
   readonly adminToken: string | undefined;
+  /** Told of every 201, replayed or not (metrics). */
+  readonly onCreated?: (type: 'application' | 'chat' | 'message', replayed: boolean) => void;
 }
 
 const LIST = { defaultLimit: 50, maxLimit: 100 };
@@ -34,7 +36,13 @@ const messageNumber = (ctx: RouterContext) =>
 const idempotencyKey = (ctx: RouterContext) =>
   parseIdempotencyKey(ctx.get('Idempotency-Key') || undefined);
 
-function answerCreated(ctx: RouterContext, result: { view: unknown; replayed: boolean }): void {
+function answerCreated(
+  ctx: RouterContext,
+  result: { view: unknown; replayed: boolean },
+  type: 'application' | 'chat' | 'message',
+  services: ApiServices,
+): void {
+  services.onCreated?.(type, result.replayed);
   ctx.status = 201;
   ctx.body = result.view;
   if (result.replayed) ctx.set('Idempotent-Replayed', 'true');
@@ -51,7 +59,7 @@ export function apiRouter(s: ApiServices): Router {
 
   router.post('/applications', async (ctx) => {
     const { name } = parseApplicationInput(bodyOf(ctx));
-    answerCreated(ctx, await s.applications.create(name, idempotencyKey(ctx)));
+    answerCreated(ctx, await s.applications.create(name, idempotencyKey(ctx)), 'application', s);
   });
   router.get('/applications', requireAdmin(s.adminToken), async (ctx) => {
     const { limit, after } = parseListQuery(ctx.query, LIST);
@@ -69,7 +77,12 @@ export function apiRouter(s: ApiServices): Router {
 
   router.post('/applications/:token/chats', async (ctx) => {
     const { name } = parseChatInput(bodyOf(ctx), { required: false });
-    answerCreated(ctx, await s.chats.create(param(ctx, 'token'), name, idempotencyKey(ctx)));
+    answerCreated(
+      ctx,
+      await s.chats.create(param(ctx, 'token'), name, idempotencyKey(ctx)),
+      'chat',
+      s,
+    );
   });
   router.get('/applications/:token/chats', async (ctx) => {
     const { limit, after } = parseListQuery(ctx.query, LIST);
@@ -90,7 +103,12 @@ export function apiRouter(s: ApiServices): Router {
     const number = chatNumber(ctx);
     const { content } = parseMessageInput(bodyOf(ctx));
     const key = idempotencyKey(ctx);
-    answerCreated(ctx, await s.messages.create(param(ctx, 'token'), number, content, key));
+    answerCreated(
+      ctx,
+      await s.messages.create(param(ctx, 'token'), number, content, key),
+      'message',
+      s,
+    );
   };
   router.post('/applications/:token/chats/:chat/messages', createMessage);
   // The original README documents message creation on the chat's own path.

@@ -18,6 +18,8 @@ export interface Program {
   readonly child: ChildProcess;
   /** Resolves with the port named in the program's "listening"/"started" log line. */
   readonly port: Promise<number>;
+  /** The API's separate metrics port, from the same log line. */
+  readonly metricsPort: Promise<number>;
   readonly exited: Promise<number | null>;
   readonly logs: string[];
 }
@@ -43,12 +45,15 @@ export function startProgram(
   process.once('exit', reap);
   child.once('exit', () => process.off('exit', reap));
   const logs: string[] = [];
+  let resolveMetrics: (port: number) => void = () => undefined;
+  const metricsPort = new Promise<number>((resolve) => (resolveMetrics = resolve));
   const port = new Promise<number>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout });
     lines.on('line', (line) => {
       logs.push(line);
       try {
-        const entry = JSON.parse(line) as { port?: number };
+        const entry = JSON.parse(line) as { port?: number; metricsPort?: number };
+        if (typeof entry.metricsPort === 'number') resolveMetrics(entry.metricsPort);
         if (typeof entry.port === 'number') resolve(entry.port);
       } catch {
         // not JSON: keep it in the logs
@@ -63,7 +68,7 @@ export function startProgram(
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => resolve(code)),
   );
-  return { name, child, port, exited, logs };
+  return { name, child, port, metricsPort, exited, logs };
 }
 
 export async function stopProgram(
@@ -79,6 +84,8 @@ export async function stopProgram(
 export interface System {
   readonly env: Record<string, string>;
   readonly apis: string[];
+  /** The metrics endpoint of each API, in the same order. */
+  readonly apiMetrics: string[];
   readonly consumers: Program[];
   readonly adminToken: string;
   startConsumer(): Promise<Program>;
@@ -118,6 +125,9 @@ export async function startSystem({ apis = 2, consumers = 2 } = {}): Promise<Sys
   return {
     env,
     apis: apiUrls,
+    apiMetrics: (await Promise.all(apiPrograms.map((p) => p.metricsPort))).map(
+      (port) => `http://127.0.0.1:${port}/metrics`,
+    ),
     consumers: consumerPrograms,
     adminToken,
     async startConsumer() {
