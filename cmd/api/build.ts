@@ -45,7 +45,7 @@ export function build(overrides: ApiOverrides = {}): Program {
   const httpMetrics = createHttpMetrics(registry);
   const apiMetrics = createApiMetrics(registry);
 
-  const sequelize = createSequelize({ ...config.mysql, logger });
+  const sequelize = createSequelize(config.mysql);
   const models = defineModels(sequelize);
   const applications = new SqlApplicationRepository(sequelize, models);
   const chats = new SqlChatRepository(sequelize);
@@ -150,7 +150,7 @@ export function build(overrides: ApiOverrides = {}): Program {
     },
     async stop() {
       readiness.drain();
-      await closeServer(server);
+      await closeServer(server, config.shutdownTimeoutMs / 2);
       await amqp.close();
       redis.disconnect();
       await sequelize.close();

@@ -30,7 +30,7 @@ export function build(overrides: ConsumerOverrides = {}): Program {
   const metrics = createConsumerMetrics(registry);
   const shutdown = new AbortController();
 
-  const sequelize = createSequelize({ ...config.mysql, logger });
+  const sequelize = createSequelize(config.mysql);
   const redis = createRedis(config.redis.url, logger, 'chat-system-consumer');
   const dirty = new DirtySet(redis, new KeySpace(config.redis.keyPrefix));
   const search = createSearchBackend(config, sequelize, registry, logger);

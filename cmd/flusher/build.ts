@@ -16,7 +16,7 @@ import { createOpsServer } from '../../internal/http/ops-server.js';
 import { closeServer, listen } from '../../internal/http/server.js';
 import { mysqlCheck, redisCheck } from '../../internal/runtime/checks.js';
 import { sleep, type Program } from '../../internal/runtime/program.js';
-import type { LeaderLock } from '../../internal/domain/ports.js';
+import type { LeaderLock, LockHandle } from '../../internal/domain/ports.js';
 import { createSearchBackend } from '../../internal/search/backend.js';
 
 export interface FlusherOverrides {
@@ -41,7 +41,7 @@ export function build(overrides: FlusherOverrides = {}): FlusherProgram {
   const metrics = createFlusherMetrics(registry);
   const stopping = new AbortController();
 
-  const sequelize = createSequelize({ ...config.mysql, logger });
+  const sequelize = createSequelize(config.mysql);
   const redis = createRedis(config.redis.url, logger, 'chat-system-flusher');
   const keys = new KeySpace(config.redis.keyPrefix);
   const search = createSearchBackend(config, sequelize, registry, logger);
@@ -60,17 +60,18 @@ export function build(overrides: FlusherOverrides = {}): FlusherProgram {
 
   async function runOnce(): Promise<boolean> {
     const end = metrics.runDuration.startTimer();
-    lock ??=
-      overrides.lock === undefined
-        ? chooseLock(config, redis, logger)
-        : Promise.resolve(overrides.lock);
-    const handle = await (await lock).tryAcquire();
-    if (handle === null) {
-      metrics.runs.inc({ outcome: 'skipped' });
-      logger.info('another flusher holds the lock; skipping this run');
-      return true;
-    }
+    let handle: LockHandle | null = null;
     try {
+      lock ??=
+        overrides.lock === undefined
+          ? chooseLock(config, redis, logger)
+          : Promise.resolve(overrides.lock);
+      handle = await (await lock).tryAcquire();
+      if (handle === null) {
+        metrics.runs.inc({ outcome: 'skipped' });
+        logger.info('another flusher holds the lock; skipping this run');
+        return true;
+      }
       const signal = AbortSignal.any([handle.signal, stopping.signal]);
       const result = await flusher.run(signal);
       metrics.runs.inc({ outcome: 'success' });
@@ -78,11 +79,13 @@ export function build(overrides: FlusherOverrides = {}): FlusherProgram {
       logger.info({ ...result, seconds: end() }, 'flush finished');
       return true;
     } catch (err) {
+      // Redis or the API server down: this run fails, the next one tries again.
+      if (handle === null) lock = null;
       metrics.runs.inc({ outcome: 'failure' });
       logger.error({ err }, 'flush failed');
       return false;
     } finally {
-      await handle.release().catch(() => undefined);
+      await handle?.release().catch(() => undefined);
     }
   }
 
@@ -103,13 +106,17 @@ export function build(overrides: FlusherOverrides = {}): FlusherProgram {
     async start() {
       const http = await listen(opsServer, config.flusherHttpPort);
       overrides.onListening?.({ http });
-      await redis.connect();
       if (overrides.once === true) {
+        await redis.connect();
         const ok = await runOnce();
         await pushMetrics();
         resolveDone(ok);
         return;
       }
+      // Looping: a Redis outage fails runs, not the program; ioredis keeps reconnecting.
+      await redis.connect().catch((err: unknown) =>
+        logger.warn({ err: (err as Error).message }, 'redis not reachable yet'),
+      );
       logger.info({ intervalMs: config.flusher.intervalMs }, 'flusher looping');
       loop = (async () => {
         while (!stopping.signal.aborted) {

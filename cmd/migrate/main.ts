@@ -14,7 +14,7 @@ const logger = createLogger('migrate', config.logLevel);
 let code = 0;
 try {
   if (!check) await ensureDatabase(config.mysql.url, logger);
-  const sequelize = createSequelize({ ...config.mysql, logger });
+  const sequelize = createSequelize(config.mysql);
   try {
     const migrator = createMigrator(sequelize, logger);
     if (check) {

@@ -42,7 +42,7 @@ if (values.app !== undefined && !isWellFormedToken(values.app)) {
 }
 
 const progress = (p: ReindexProgress) => process.stdout.write(`${JSON.stringify(p)}\n`);
-const sequelize = createSequelize({ ...config.mysql, logger });
+const sequelize = createSequelize(config.mysql);
 const client = createElasticsearchClient(config.elasticsearch);
 const alias = config.elasticsearch.index;
 let code = 0;

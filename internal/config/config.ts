@@ -47,6 +47,7 @@ const schema = z.object({
   CONSUMER_PREFETCH: positiveInt.max(65_535).default(2_000),
   CONSUMER_BATCH_SIZE: positiveInt.max(5_000).default(500),
   CONSUMER_BATCH_WAIT_MS: z.coerce.number().int().min(0).default(20),
+  CONSUMER_BATCH_MAX_BYTES: positiveInt.default(4 * 1024 * 1024),
   CONSUMER_MAX_DELIVERIES: positiveInt.default(5),
   FLUSH_INTERVAL_MS: positiveInt.default(60_000),
   FLUSH_CHUNK_SIZE: positiveInt.max(10_000).default(500),
@@ -84,6 +85,7 @@ export interface Config {
     readonly prefetch: number;
     readonly batchSize: number;
     readonly batchWaitMs: number;
+    readonly batchMaxBytes: number;
     readonly maxDeliveries: number;
   };
   readonly flusher: {
@@ -139,6 +141,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       prefetch: e.CONSUMER_PREFETCH,
       batchSize: e.CONSUMER_BATCH_SIZE,
       batchWaitMs: e.CONSUMER_BATCH_WAIT_MS,
+      batchMaxBytes: e.CONSUMER_BATCH_MAX_BYTES,
       maxDeliveries: e.CONSUMER_MAX_DELIVERIES,
     },
     flusher: {

@@ -1,22 +1,51 @@
-/** MySQL errors that retrying the same statement can never fix (bad data, broken references). */
-const PERMANENT_ERRNOS = new Set([
-  1048, // ER_BAD_NULL_ERROR
-  1062, // ER_DUP_ENTRY (on a key the upserts do not expect)
-  1264, // ER_WARN_DATA_OUT_OF_RANGE
-  1366, // ER_TRUNCATED_WRONG_VALUE_FOR_FIELD
-  1406, // ER_DATA_TOO_LONG
-  1451, // ER_ROW_IS_REFERENCED_2
-  1452, // ER_NO_REFERENCED_ROW_2
+/** MySQL errors that retrying the same statement later can fix. */
+const TRANSIENT_ERRNOS = new Set([
+  1040, // ER_CON_COUNT_ERROR: too many connections
+  1053, // ER_SERVER_SHUTDOWN
+  1205, // ER_LOCK_WAIT_TIMEOUT
+  1213, // ER_LOCK_DEADLOCK
+  1290, // ER_OPTION_PREVENTS_STATEMENT: read-only during a failover
+  2002, // CR_CONNECTION_ERROR
+  2003, // CR_CONN_HOST_ERROR
+  2006, // CR_SERVER_GONE_ERROR
+  2013, // CR_SERVER_LOST
+]);
+
+const TRANSIENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+]);
+
+const TRANSIENT_NAMES = new Set([
+  'SequelizeConnectionError',
+  'SequelizeConnectionRefusedError',
+  'SequelizeConnectionTimedOutError',
+  'SequelizeConnectionAcquireTimeoutError',
+  'SequelizeHostNotFoundError',
+  'SequelizeHostNotReachableError',
+  'SequelizeAccessDeniedError',
+  'SequelizeTimeoutError',
 ]);
 
 /**
- * Whether a database failure is worth retrying as is: lost connections, timeouts, deadlocks
- * and lock waits are; constraint and data errors are not.
+ * Whether a database failure is worth retrying as is: an allow-list of lost connections,
+ * timeouts, deadlocks and lock waits. Anything else (bad data, a packet too large, a bug) is
+ * permanent, so the consumer isolates the event instead of retrying its batch for ever.
  */
 export function isTransientDatabaseError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
-  const original = (err as { original?: { errno?: unknown } }).original ?? err;
-  const errno = (original as { errno?: unknown }).errno;
-  if (typeof errno === 'number' && PERMANENT_ERRNOS.has(errno)) return false;
-  return !['SequelizeValidationError', 'SequelizeUniqueConstraintError'].includes(err.name);
+  if (TRANSIENT_NAMES.has(err.name)) return true;
+  for (const candidate of [err, (err as { original?: unknown }).original]) {
+    const { errno, code } = (candidate ?? {}) as { errno?: unknown; code?: unknown };
+    if (typeof errno === 'number' && TRANSIENT_ERRNOS.has(errno)) return true;
+    if (typeof code === 'string' && TRANSIENT_CODES.has(code)) return true;
+  }
+  return false;
 }

@@ -1,14 +1,12 @@
 import { Sequelize } from 'sequelize';
-import type { Logger } from '../log/logger.js';
 
 export interface DatabaseOptions {
   readonly url: string;
   readonly poolMax: number;
-  readonly logger: Logger;
 }
 
 /** A new Sequelize instance per caller: the composition root owns and closes it. */
-export function createSequelize({ url, poolMax, logger }: DatabaseOptions): Sequelize {
+export function createSequelize({ url, poolMax }: DatabaseOptions): Sequelize {
   const parsed = new URL(url);
   return new Sequelize({
     dialect: 'mysql',
@@ -18,7 +16,8 @@ export function createSequelize({ url, poolMax, logger }: DatabaseOptions): Sequ
     password: decodeURIComponent(parsed.password),
     database: databaseName(url),
     timezone: '+00:00',
-    logging: (sql: string) => logger.trace({ sql }, 'sql'),
+    // Statements carry application tokens and message contents: they are never logged.
+    logging: false,
     pool: { max: poolMax, min: 0, acquire: 10_000, idle: 30_000 },
     dialectOptions: { charset: 'utf8mb4', connectTimeout: 5_000, supportBigNumbers: true },
     define: { charset: 'utf8mb4', collate: 'utf8mb4_unicode_520_ci', underscored: true },

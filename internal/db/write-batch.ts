@@ -22,6 +22,13 @@ interface ChatKey {
 
 const chatKey = (applicationId: number, number: number) => `${applicationId}:${number}`;
 
+// ON DUPLICATE KEY UPDATE assigns left to right, each seeing the previous ones, so event_id
+// (what says "placeholder") is assigned last. A chat's own event completes a placeholder row;
+// a placeholder never changes an existing row; a name set by PUT/PATCH on a placeholder
+// (updated_at moved past created_at) is kept.
+const FILLS_PLACEHOLDER = '(event_id IS NULL AND VALUES(event_id) IS NOT NULL)';
+const UNTOUCHED = 'updated_at = created_at';
+
 /**
  * Persists a batch of create events in one READ COMMITTED transaction with multi-row upserts.
  * Replays are no-ops; a message whose chat row is not there yet creates a placeholder chat
@@ -57,9 +64,9 @@ export async function persistWriteBatch(
           `INSERT INTO chats (application_id, number, name, event_id, created_at, updated_at)
            VALUES ${chatRows.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')}
            ON DUPLICATE KEY UPDATE
-             name = IF(event_id IS NULL, VALUES(name), name),
-             created_at = IF(event_id IS NULL, VALUES(created_at), created_at),
-             updated_at = IF(event_id IS NULL, VALUES(updated_at), updated_at),
+             name = IF(${FILLS_PLACEHOLDER} AND ${UNTOUCHED}, VALUES(name), name),
+             updated_at = IF(${FILLS_PLACEHOLDER} AND ${UNTOUCHED}, VALUES(updated_at), updated_at),
+             created_at = IF(${FILLS_PLACEHOLDER}, VALUES(created_at), created_at),
              event_id = IF(event_id IS NULL, VALUES(event_id), event_id)`,
           chatRows.flatMap((r) => {
             const at = sqlDateTime(r.at);

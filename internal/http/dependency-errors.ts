@@ -1,35 +1,26 @@
 import { ServiceUnavailableError } from '../domain/errors.js';
+import { isTransientDatabaseError } from '../db/errors.js';
 
-const DATABASE_ERRORS = new Set([
-  'SequelizeConnectionError',
-  'SequelizeConnectionRefusedError',
-  'SequelizeConnectionTimedOutError',
-  'SequelizeConnectionAcquireTimeoutError',
-  'SequelizeHostNotFoundError',
-  'SequelizeHostNotReachableError',
-  'SequelizeAccessDeniedError',
-  'SequelizeTimeoutError',
-]);
-
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH']);
+// Redis answers these while it loads its AOF, fails over, or is full: retry later.
+const REDIS_REPLIES = /^(LOADING|READONLY|OOM|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY) /;
 
 /**
- * Maps an unreachable dependency to a 503 with Retry-After; anything else stays a 500.
- * Matching on names and codes keeps the HTTP layer free of driver imports.
+ * Maps an unreachable or overloaded dependency to a 503 with Retry-After; anything else stays
+ * a 500. Matching on names and codes keeps the HTTP layer free of driver imports.
  */
 export function asDependencyFailure(err: unknown): ServiceUnavailableError | null {
   if (!(err instanceof Error)) return null;
-  const code = (err as { code?: unknown }).code;
-  if (DATABASE_ERRORS.has(err.name)) return new ServiceUnavailableError('The database', 5, err);
+  if (err.name.startsWith('Sequelize') && isTransientDatabaseError(err)) {
+    return new ServiceUnavailableError('The database', 5, err);
+  }
   if (
     err.name === 'MaxRetriesPerRequestError' ||
     err.message.includes('enableOfflineQueue') ||
-    err.message === 'Connection is closed.'
+    err.message === 'Connection is closed.' ||
+    (err.name === 'ReplyError' && REDIS_REPLIES.test(err.message))
   ) {
     return new ServiceUnavailableError('Redis', 2, err);
   }
-  if (typeof code === 'string' && NETWORK_CODES.has(code)) {
-    return new ServiceUnavailableError('A dependency', 5, err);
-  }
+  if (isTransientDatabaseError(err)) return new ServiceUnavailableError('A dependency', 5, err);
   return null;
 }

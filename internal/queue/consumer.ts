@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import type { ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { WriteEvent } from '../domain/model.js';
 import { PoisonMessageError, decodeWriteEvent } from '../domain/events.js';
 import type { Logger } from '../log/logger.js';
 import { assertTopology, deadLetterQueueOf } from './topology.js';
+import { sendConfirmed, trackReturns } from './confirm.js';
 
 /** What the consumer does with a batch of decoded events; implemented in jobs/. */
 export interface BatchHandler {
@@ -28,11 +30,15 @@ export interface WriteConsumerOptions {
   readonly prefetch: number;
   readonly batchSize: number;
   readonly batchWaitMs: number;
+  /** Caps a batch's payload too, so one transaction stays under max_allowed_packet. */
+  readonly batchMaxBytes: number;
   readonly maxDeliveries: number;
   readonly handler: BatchHandler;
   readonly observer: ConsumerObserver;
   readonly logger: Logger;
 }
+
+const DEAD_LETTER_CONFIRM_TIMEOUT_MS = 10_000;
 
 interface Delivery {
   readonly message: ConsumeMessage;
@@ -52,6 +58,7 @@ export class WriteConsumer {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopping = false;
+  private returned: ReadonlySet<string> = new Set();
 
   constructor(private readonly options: WriteConsumerOptions) {}
 
@@ -66,17 +73,12 @@ export class WriteConsumer {
       this.options.logger.warn({ err: err.message }, 'consumer channel error'),
     );
     channel.on('close', () => {
+      const wasCurrent = this.channel === channel;
       this.forget(channel);
-      // A channel the broker closed (the connection still up) is replaced; when the whole
-      // connection went, AmqpConnection reconnects and calls attach again.
-      if (!this.stopping) {
-        setTimeout(() => {
-          if (this.channel === null && !this.stopping) {
-            this.attach(connection).catch(() => undefined);
-          }
-        }, 500).unref();
-      }
+      // A channel the broker closed under a live connection: reconnecting recreates it.
+      if (wasCurrent && !this.stopping) void connection.close().catch(() => undefined);
     });
+    this.returned = trackReturns(channel);
     await assertTopology(channel, this.options.queue);
     await channel.prefetch(this.options.prefetch);
     this.channel = channel;
@@ -130,23 +132,34 @@ export class WriteConsumer {
 
   private async drain(): Promise<void> {
     while (this.buffer.length > 0) {
-      const batch = this.buffer.splice(0, this.options.batchSize);
+      const batch = this.buffer.splice(0, this.batchLength());
+      const settled = new Set<Delivery>();
       const started = process.hrtime.bigint();
       try {
-        await this.process(batch);
+        await this.process(batch, settled);
       } catch (err) {
-        // Nothing of the batch was acked: hand it back to the broker after a pause.
+        // What was not settled yet goes back to the broker, after a pause.
         this.options.logger.error({ err }, 'batch failed; it will be redelivered');
         await new Promise((resolve) => setTimeout(resolve, this.stopping ? 0 : 1_000));
-        this.requeue(batch);
+        this.requeue(batch.filter((delivery) => !settled.has(delivery)));
       }
       this.options.observer.batch(batch.length, Number(process.hrtime.bigint() - started) / 1e9);
     }
   }
 
-  private async process(batch: readonly Delivery[]): Promise<void> {
+  /** How many buffered deliveries the next batch takes: by count, and by bytes. */
+  private batchLength(): number {
+    let bytes = 0;
+    const limit = Math.min(this.buffer.length, this.options.batchSize);
+    for (let i = 0; i < limit; i += 1) {
+      bytes += this.buffer[i]?.message.content.length ?? 0;
+      if (bytes > this.options.batchMaxBytes) return Math.max(i, 1);
+    }
+    return limit;
+  }
+
+  private async process(batch: readonly Delivery[], settled: Set<Delivery>): Promise<void> {
     const decoded: { delivery: Delivery; event: WriteEvent }[] = [];
-    const settled = new Set<Delivery>();
     for (const delivery of batch) {
       if (delivery.message.fields.redelivered) this.options.observer.redelivered();
       try {
@@ -214,25 +227,24 @@ export class WriteConsumer {
       { reason, messageId: message.properties.messageId as unknown },
       'dead-lettering message',
     );
-    await new Promise<void>((resolve, reject) => {
-      channel.sendToQueue(
-        deadLetterQueueOf(this.options.queue),
-        message.content,
-        {
-          persistent: true,
-          contentType: String(message.properties.contentType ?? 'application/octet-stream'),
-          messageId: String(message.properties.messageId ?? ''),
-          type: String(message.properties.type ?? ''),
-          headers: {
-            ...(message.properties.headers ?? {}),
-            'x-death-reason': reason,
-            'x-original-queue': this.options.queue,
-          },
+    await sendConfirmed(
+      channel,
+      deadLetterQueueOf(this.options.queue),
+      message.content,
+      {
+        persistent: true,
+        contentType: String(message.properties.contentType ?? 'application/octet-stream'),
+        messageId: String(message.properties.messageId ?? randomUUID()),
+        type: String(message.properties.type ?? ''),
+        headers: {
+          ...(message.properties.headers ?? {}),
+          'x-death-reason': reason,
+          'x-original-queue': this.options.queue,
         },
-        (err: unknown) =>
-          err ? reject(err instanceof Error ? err : new Error('nacked')) : resolve(),
-      );
-    });
+      },
+      DEAD_LETTER_CONFIRM_TIMEOUT_MS,
+      this.returned,
+    );
     channel.ack(message);
     this.options.observer.deadLettered(reason.split(':')[0] ?? reason);
   }

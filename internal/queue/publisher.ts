@@ -4,6 +4,7 @@ import type { WritePublisher } from '../domain/ports.js';
 import { ServiceUnavailableError } from '../domain/errors.js';
 import { encodeWriteEvent } from '../domain/events.js';
 import { assertTopology } from './topology.js';
+import { sendConfirmed, trackReturns } from './confirm.js';
 
 export interface PublisherObserver {
   confirmed(seconds: number): void;
@@ -11,11 +12,12 @@ export interface PublisherObserver {
 }
 
 /**
- * Publishes persistent messages on one confirm channel and resolves only when the broker
- * confirms them. No channel, a nack, a closed channel or a slow confirm are all a 503.
+ * Publishes persistent, mandatory messages on one confirm channel and resolves only when the
+ * broker confirms them. No channel, a nack, a return, a closed channel or a slow confirm are
+ * all a 503.
  */
 export class ConfirmPublisher implements WritePublisher {
-  private channel: ConfirmChannel | null = null;
+  private channel: { channel: ConfirmChannel; returned: ReadonlySet<string> } | null = null;
 
   constructor(
     private readonly queue: string,
@@ -32,10 +34,14 @@ export class ConfirmPublisher implements WritePublisher {
     const channel = await connection.createConfirmChannel();
     channel.on('error', () => undefined);
     channel.on('close', () => {
-      if (this.channel === channel) this.channel = null;
+      if (this.channel?.channel !== channel) return;
+      this.channel = null;
+      // A channel the broker closed under a live connection: reconnecting recreates it.
+      void connection.close().catch(() => undefined);
     });
+    const returned = trackReturns(channel);
     await assertTopology(channel, this.queue);
-    this.channel = channel;
+    this.channel = { channel, returned };
   };
 
   readonly detach = (): void => {
@@ -43,32 +49,24 @@ export class ConfirmPublisher implements WritePublisher {
   };
 
   async publish(event: WriteEvent): Promise<void> {
-    const channel = this.channel;
-    if (channel === null) throw new ServiceUnavailableError('The message broker');
+    const current = this.channel;
+    if (current === null) throw new ServiceUnavailableError('The message broker');
     const started = process.hrtime.bigint();
     try {
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error('publisher confirm timed out')),
-          this.confirmTimeoutMs,
-        );
-        channel.sendToQueue(
-          this.queue,
-          encodeWriteEvent(event),
-          {
-            persistent: true,
-            contentType: 'application/json',
-            messageId: event.eventId,
-            type: event.kind,
-            timestamp: Math.floor(Date.now() / 1000),
-          },
-          (err: unknown) => {
-            clearTimeout(timer);
-            if (err) reject(err instanceof Error ? err : new Error('publish nacked'));
-            else resolve();
-          },
-        );
-      });
+      await sendConfirmed(
+        current.channel,
+        this.queue,
+        encodeWriteEvent(event),
+        {
+          persistent: true,
+          contentType: 'application/json',
+          messageId: event.eventId,
+          type: event.kind,
+          timestamp: Math.floor(Date.now() / 1000),
+        },
+        this.confirmTimeoutMs,
+        current.returned,
+      );
     } catch (err) {
       this.observer.failed();
       throw new ServiceUnavailableError('The message broker', 2, err);

@@ -53,9 +53,7 @@ export class ApplicationService {
     if (record.fingerprint !== print) throw new IdempotencyKeyReusedError();
     if (record.response !== undefined) return { view: record.response, replayed: true };
     // First attempt, or a retry of one that did not finish: the token was fixed up front.
-    const existing = await this.deps.applications.findByToken(record.token);
-    const view =
-      existing === null ? await this.insert(record.token, name) : applicationView(existing);
+    const view = await this.insertOnce(record.token, name);
     await this.deps.redis.set(key, JSON.stringify({ ...record, response: view }), 'KEEPTTL');
     return { view, replayed: claimed !== 'OK' };
   }
@@ -75,6 +73,22 @@ export class ApplicationService {
   async list(limit: number, after: string | null): Promise<Page<ApplicationView>> {
     const page = await this.deps.applications.list(limit, after);
     return { items: page.items.map(applicationView), next: page.next };
+  }
+
+  /** Two retries of one keyed create may race: the loser reads the winner's row. */
+  private async insertOnce(token: string, name: string): Promise<ApplicationView> {
+    const existing = await this.deps.applications.findByToken(token);
+    if (existing !== null) return applicationView(existing);
+    try {
+      return await this.insert(token, name);
+    } catch (err) {
+      const raced =
+        err instanceof Error && err.name === 'SequelizeUniqueConstraintError'
+          ? await this.deps.applications.findByToken(token)
+          : null;
+      if (raced === null) throw err;
+      return applicationView(raced);
+    }
   }
 
   private async insert(token: string, name: string): Promise<ApplicationView> {

@@ -359,6 +359,11 @@ describe('e2e: the three programs over HTTP', function () {
       headers: msgKey,
     });
     expect(m2.body).to.deep.equal(m.body);
+    const short = await call<Json>(api, 'POST', T.apps, '/api/applications', {
+      body: { application_name: 'x' },
+      headers: { 'Idempotency-Key': 'guessable' },
+    });
+    expect(short.status).to.equal(400);
     const appKey = { 'Idempotency-Key': `app-${token}` };
     const a1 = await call<Json>(api, 'POST', T.apps, '/api/applications', {
       body: { application_name: 'x' },

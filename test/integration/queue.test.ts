@@ -66,13 +66,18 @@ describe('queue: confirmed publishing and batched consuming (RabbitMQ)', functio
     return publisher;
   }
 
-  async function startConsumer(handler: BatchHandler, maxDeliveries = 3) {
+  async function startConsumer(
+    handler: BatchHandler,
+    maxDeliveries = 3,
+    batchMaxBytes = 4 * 1024 * 1024,
+  ) {
     const seen = { batches: [] as number[], deadLettered: [] as string[] };
     const consumer = new WriteConsumer({
       queue,
       prefetch: 100,
       batchSize: 50,
       batchWaitMs: 10,
+      batchMaxBytes,
       maxDeliveries,
       handler,
       logger: silentLogger,
@@ -142,6 +147,26 @@ describe('queue: confirmed publishing and batched consuming (RabbitMQ)', functio
       Array.from({ length: 120 }, (_, i) => i + 1),
     );
     expect(Math.max(...seen.batches)).to.be.greaterThan(1);
+  });
+
+  it('caps batches by payload bytes as well as by count', async () => {
+    const publisher = await startPublisher();
+    const sizes: number[] = [];
+    await startConsumer(
+      {
+        handle: (events) => {
+          sizes.push(events.length);
+          return Promise.resolve({ deadLetter: [], retry: [] });
+        },
+      },
+      3,
+      600,
+    );
+    await Promise.all(Array.from({ length: 30 }, (_, i) => publisher.publish(event(i + 1))));
+    await until(() => sizes.reduce((a, b) => a + b, 0) >= 30);
+    // Each event is about 250 bytes: never more than two fit under 600.
+    expect(Math.max(...sizes)).to.be.at.most(2);
+    await until(async () => (await depth(queue)) === 0);
   });
 
   it('redelivers a batch whose handler failed, and acks nothing before', async () => {

@@ -226,3 +226,46 @@ describe('db: message source for reindexing (MariaDB)', function () {
     }
   });
 });
+
+describe('db: placeholder chats (MariaDB)', function () {
+  this.timeout(20_000);
+  it('keeps a rename made on a placeholder, and later placeholders change nothing', async () => {
+    const sequelize = testSequelize();
+    try {
+      const app = await new SqlApplicationRepository(sequelize, defineModels(sequelize)).create(
+        randomUUID(),
+        'p',
+      );
+      const chats = new SqlChatRepository(sequelize);
+      const message = (n: number): MessageCreated => ({
+        kind: 'message.created',
+        eventId: randomUUID(),
+        applicationToken: app.token,
+        chatNumber: 1,
+        messageNumber: n,
+        content: `m${n}`,
+        createdAt: '2026-02-03T04:05:07.001Z',
+      });
+      await persistWriteBatch(sequelize, [message(1)]);
+      await chats.rename(app.token, 1, 'renamed early');
+      await persistWriteBatch(sequelize, [message(2)]);
+      expect((await chats.find(app.token, 1))?.name).to.equal('renamed early');
+      const outcome = await persistWriteBatch(sequelize, [
+        {
+          kind: 'chat.created',
+          eventId: randomUUID(),
+          applicationToken: app.token,
+          chatNumber: 1,
+          chatName: 'original',
+          createdAt: '2026-02-03T04:05:06.000Z',
+        },
+      ]);
+      expect(outcome.rejected).to.deep.equal([]);
+      const chat = await chats.find(app.token, 1);
+      expect(chat?.name).to.equal('renamed early');
+      expect(chat?.createdAt.toISOString()).to.equal('2026-02-03T04:05:06.000Z');
+    } finally {
+      await sequelize.close();
+    }
+  });
+});

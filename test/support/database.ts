@@ -20,5 +20,5 @@ export function migrateTestDatabase(): Promise<void> {
 }
 
 export function testSequelize(): Sequelize {
-  return createSequelize({ url: TEST_MYSQL_URL, poolMax: 5, logger: silentLogger });
+  return createSequelize({ url: TEST_MYSQL_URL, poolMax: 5 });
 }

@@ -11,7 +11,7 @@ import type { ApplicationService } from '../../service/applications.js';
 import type { ChatService } from '../../service/chats.js';
 import type { MessageService } from '../../service/messages.js';
 import type { SearchService } from '../../service/search.js';
-import { parseIdempotencyKey } from '../../service/idempotency.js';
+import { APPLICATION_KEY_MIN_LENGTH, parseIdempotencyKey } from '../../service/idempotency.js';
 import type { Page } from '../../domain/model.js';
 import { bodyOf } from '../middleware/json-body.js';
 import { requireAdmin } from '../middleware/admin.js';
@@ -59,7 +59,10 @@ export function apiRouter(s: ApiServices): Router {
 
   router.post('/applications', async (ctx) => {
     const { name } = parseApplicationInput(bodyOf(ctx));
-    answerCreated(ctx, await s.applications.create(name, idempotencyKey(ctx)), 'application', s);
+    const key = parseIdempotencyKey(ctx.get('Idempotency-Key') || undefined, {
+      minLength: APPLICATION_KEY_MIN_LENGTH,
+    });
+    answerCreated(ctx, await s.applications.create(name, key), 'application', s);
   });
   router.get('/applications', requireAdmin(s.adminToken), async (ctx) => {
     const { limit, after } = parseListQuery(ctx.query, LIST);

@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:http';
 import { errorMiddleware } from '../../../internal/http/middleware/errors.js';
 import { jsonBody } from '../../../internal/http/middleware/json-body.js';
 import { asDependencyFailure } from '../../../internal/http/dependency-errors.js';
+import { isTransientDatabaseError } from '../../../internal/db/errors.js';
 import {
   NotFoundError,
   ServiceUnavailableError,
@@ -119,5 +120,40 @@ describe('http/dependency errors', () => {
     ).to.equal(503);
     expect(asDependencyFailure(new TypeError('bug'))).to.equal(null);
     expect(asDependencyFailure('string')).to.equal(null);
+  });
+});
+
+describe('db/isTransientDatabaseError', () => {
+  const dbError = (original: object) =>
+    Object.assign(new Error('db'), { name: 'SequelizeDatabaseError', original });
+
+  it('retries lost connections, deadlocks and lock waits only', () => {
+    expect(isTransientDatabaseError(dbError({ errno: 1213 }))).to.equal(true);
+    expect(isTransientDatabaseError(dbError({ errno: 1205 }))).to.equal(true);
+    expect(isTransientDatabaseError(dbError({ code: 'PROTOCOL_CONNECTION_LOST' }))).to.equal(true);
+    expect(
+      isTransientDatabaseError(
+        Object.assign(new Error('x'), { name: 'SequelizeConnectionRefusedError' }),
+      ),
+    ).to.equal(true);
+  });
+
+  it('treats bad data, oversized packets and bugs as permanent', () => {
+    expect(isTransientDatabaseError(dbError({ errno: 1406 }))).to.equal(false);
+    expect(isTransientDatabaseError(dbError({ errno: 1153 }))).to.equal(false);
+    expect(isTransientDatabaseError(new TypeError('bug'))).to.equal(false);
+    expect(isTransientDatabaseError('nope')).to.equal(false);
+  });
+
+  it('maps a connection lost mid-query and Redis LOADING/READONLY to 503', () => {
+    expect(asDependencyFailure(dbError({ code: 'ECONNRESET' }))?.status).to.equal(503);
+    const loading = Object.assign(new Error('LOADING Redis is loading the dataset in memory'), {
+      name: 'ReplyError',
+    });
+    expect(asDependencyFailure(loading)?.status).to.equal(503);
+    const wrongType = Object.assign(new Error('WRONGTYPE Operation against a key'), {
+      name: 'ReplyError',
+    });
+    expect(asDependencyFailure(wrongType)).to.equal(null);
   });
 });

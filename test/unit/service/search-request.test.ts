@@ -71,6 +71,10 @@ describe('service/idempotency', () => {
     expect(codeOf(() => parseIdempotencyKey(''))).to.equal('invalid_idempotency_key');
     expect(codeOf(() => parseIdempotencyKey('has space'))).to.equal('invalid_idempotency_key');
     expect(codeOf(() => parseIdempotencyKey('k'.repeat(256)))).to.equal('invalid_idempotency_key');
+    expect(codeOf(() => parseIdempotencyKey('k'.repeat(31), { minLength: 32 }))).to.equal(
+      'invalid_idempotency_key',
+    );
+    expect(parseIdempotencyKey('k'.repeat(32), { minLength: 32 })).to.equal('k'.repeat(32));
   });
 
   it('fingerprints the validated input, not its formatting', () => {
