@@ -114,9 +114,11 @@ export function build(overrides: FlusherOverrides = {}): FlusherProgram {
         return;
       }
       // Looping: a Redis outage fails runs, not the program; ioredis keeps reconnecting.
-      await redis.connect().catch((err: unknown) =>
-        logger.warn({ err: (err as Error).message }, 'redis not reachable yet'),
-      );
+      await redis
+        .connect()
+        .catch((err: unknown) =>
+          logger.warn({ err: (err as Error).message }, 'redis not reachable yet'),
+        );
       logger.info({ intervalMs: config.flusher.intervalMs }, 'flusher looping');
       loop = (async () => {
         while (!stopping.signal.aborted) {
