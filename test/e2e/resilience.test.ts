@@ -1,7 +1,15 @@
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { call, createApplication, T } from './support/client.js';
-import { eventually, startSystem, stopProgram, type System } from './support/system.js';
+import { Agent, request } from 'node:http';
+import {
+  eventually,
+  startProgram,
+  startSystem,
+  stopProgram,
+  waitReady,
+  type System,
+} from './support/system.js';
 import { TEST_REDIS_URL } from '../support/environment.js';
 import { testSequelize } from '../support/database.js';
 
@@ -109,5 +117,32 @@ describe('e2e: failures lose nothing', function () {
   it('drains in-flight work on SIGTERM and exits cleanly', async () => {
     const consumer = await system.startConsumer();
     expect(await stopProgram(consumer, 'SIGTERM')).to.equal(0);
+  });
+
+  it('stops an API holding keep-alive connections well within its shutdown budget', async () => {
+    const extra = startProgram('api', system.env);
+    const base = `http://127.0.0.1:${await extra.port}`;
+    await waitReady(base);
+    const agent = new Agent({ keepAlive: true });
+    const token = await new Promise<string>((resolve, reject) => {
+      const req = request(
+        `${base}/api/applications`,
+        { method: 'POST', agent, headers: { 'Content-Type': 'application/json' } },
+        (res) => {
+          let body = '';
+          res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          res.on('end', () =>
+            resolve((JSON.parse(body) as { application_token: string }).application_token),
+          );
+        },
+      );
+      req.on('error', reject);
+      req.end(JSON.stringify({ application_name: 'keep-alive' }));
+    });
+    expect(token).to.be.a('string');
+    const started = Date.now();
+    expect(await stopProgram(extra, 'SIGTERM')).to.equal(0);
+    expect(Date.now() - started).to.be.below(4_000);
+    agent.destroy();
   });
 });

@@ -131,6 +131,19 @@ describe('queue: confirmed publishing and batched consuming (RabbitMQ)', functio
     expect(caught).to.be.instanceOf(ServiceUnavailableError);
   });
 
+  it('refuses (503) a publish the broker confirms but cannot route, e.g. after the queue was deleted', async () => {
+    const publisher = await startPublisher();
+    await (await admin.createChannel()).deleteQueue(queue);
+    let caught: unknown;
+    try {
+      await publisher.publish(event(1));
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).to.be.instanceOf(ServiceUnavailableError);
+    expect(((caught as Error).cause as Error).name).to.equal('UnroutableError');
+  });
+
   it('hands batches to the handler and acks them after it resolves', async () => {
     const publisher = await startPublisher();
     const handled: number[] = [];
