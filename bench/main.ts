@@ -10,12 +10,16 @@
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { connect } from 'amqplib';
-import { Redis } from 'ioredis';
 import { QueryTypes } from 'sequelize';
-import { startProgram, stopProgram, waitReady, type Program } from '../test/e2e/support/system.js';
+import {
+  removeIsolatedResources,
+  startProgram,
+  stopProgram,
+  waitReady,
+  type Program,
+} from '../test/e2e/support/system.js';
 import { migrateTestDatabase, testSequelize } from '../test/support/database.js';
-import { TEST_RABBITMQ_URL, TEST_REDIS_URL, isolatedEnv } from '../test/support/environment.js';
-import { deadLetterQueueOf } from '../internal/queue/topology.js';
+import { TEST_RABBITMQ_URL, isolatedEnv } from '../test/support/environment.js';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
@@ -236,13 +240,5 @@ try {
 } finally {
   await Promise.all(programs.map((p) => stopProgram(p)));
   await sequelize.close();
-  const connection = await connect(TEST_RABBITMQ_URL);
-  const channel = await connection.createChannel();
-  await channel.deleteQueue(env.RABBITMQ_QUEUE);
-  await channel.deleteQueue(deadLetterQueueOf(env.RABBITMQ_QUEUE));
-  await connection.close();
-  const redis = new Redis(TEST_REDIS_URL);
-  const keys = await redis.keys(`${env.REDIS_KEY_PREFIX}*`);
-  if (keys.length > 0) await redis.del(...keys);
-  await redis.quit();
+  await removeIsolatedResources(env);
 }

@@ -141,27 +141,35 @@ export async function startSystem({ apis = 2, consumers = 2 } = {}): Promise<Sys
     },
     async stop() {
       await Promise.all(running.map((p) => stopProgram(p)));
-      const connection = await connect(TEST_RABBITMQ_URL);
-      const channel = await connection.createChannel();
-      await channel.deleteQueue(env.RABBITMQ_QUEUE);
-      await channel.deleteQueue(deadLetterQueueOf(env.RABBITMQ_QUEUE));
-      await connection.close();
-      const redis = new Redis(TEST_REDIS_URL);
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(
-          cursor,
-          'MATCH',
-          `${env.REDIS_KEY_PREFIX}*`,
-          'COUNT',
-          1000,
-        );
-        if (keys.length > 0) await redis.del(...keys);
-        cursor = next;
-      } while (cursor !== '0');
-      await redis.quit();
+      await removeIsolatedResources(env);
     },
   };
+}
+
+/** Deletes what an isolated environment created: its queues and its Redis keys. */
+export async function removeIsolatedResources(env: {
+  RABBITMQ_QUEUE: string;
+  REDIS_KEY_PREFIX: string;
+}): Promise<void> {
+  const connection = await connect(TEST_RABBITMQ_URL);
+  const channel = await connection.createChannel();
+  await channel.deleteQueue(env.RABBITMQ_QUEUE);
+  await channel.deleteQueue(deadLetterQueueOf(env.RABBITMQ_QUEUE));
+  await connection.close();
+  const redis = new Redis(TEST_REDIS_URL);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(
+      cursor,
+      'MATCH',
+      `${env.REDIS_KEY_PREFIX}*`,
+      'COUNT',
+      1000,
+    );
+    if (keys.length > 0) await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  await redis.quit();
 }
 
 export async function waitReady(baseUrl: string, timeoutMs = 20_000): Promise<void> {
