@@ -161,7 +161,8 @@ async function chooseLock(
     case 'kubernetes': {
       const { createLeaseLockFromCluster } = await import('../../internal/k8s/lease-lock.js');
       return createLeaseLockFromCluster({
-        namespace: namespace ?? 'default',
+        // Without POD_NAMESPACE, the service account's own namespace.
+        ...(namespace === undefined ? {} : { namespace }),
         name: lockName,
         identity: identity ?? hostname(),
         ttlSeconds: lockTtlSeconds,

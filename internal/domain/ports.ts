@@ -82,5 +82,7 @@ export interface LeaderLock {
 /** A dependency the readiness probe checks. */
 export interface HealthCheck {
   readonly name: string;
+  /** False: reported in /readyz but does not make the program unready. Default true. */
+  readonly critical?: boolean;
   check(): Promise<void>;
 }

@@ -21,11 +21,12 @@ export class Readiness {
 
   async report(): Promise<ReadinessReport> {
     const results = await Promise.all(
-      this.checks.map(async (c) => [c.name, await this.run(c)] as const),
+      this.checks.map(async (c) => ({ check: c, result: await this.run(c) })),
     );
-    const checks = Object.fromEntries(results);
+    const checks = Object.fromEntries(results.map(({ check, result }) => [check.name, result]));
     if (this.draining) checks['shutdown'] = 'draining';
-    return { ready: !this.draining && results.every(([, r]) => r === 'ok'), checks };
+    const ready = results.every(({ check, result }) => result === 'ok' || check.critical === false);
+    return { ready: !this.draining && ready, checks };
   }
 
   private async run(check: HealthCheck): Promise<string> {
