@@ -21,6 +21,7 @@ import { ApplicationService } from '../../internal/service/applications.js';
 import { ChatService } from '../../internal/service/chats.js';
 import { MessageService } from '../../internal/service/messages.js';
 import { SearchService } from '../../internal/service/search.js';
+import { reindexEdits } from '../../internal/service/reindex-edits.js';
 import { createApp } from '../../internal/http/app.js';
 import { openapiDocument } from '../../internal/http/openapi.js';
 import { Readiness } from '../../internal/http/health.js';
@@ -93,25 +94,7 @@ export function build(overrides: ApiOverrides = {}): Program {
       publisher,
       logger,
       onReseed,
-      // Re-index at once; the outbox row keeps it durable if the index is down right now.
-      onEdited: async (view) => {
-        if (search.indexer === null) return;
-        const where = {
-          token: view.application_token,
-          chatNumber: view.chat_number,
-          number: view.message_number,
-        };
-        try {
-          const pending = await outbox.pending(1, where);
-          await search.indexer.index(pending.map((e) => e.message));
-          await outbox.done(pending);
-        } catch (err) {
-          logger.warn(
-            { err: (err as Error).message },
-            're-index after edit deferred to the flusher',
-          );
-        }
-      },
+      onEdited: reindexEdits(outbox, search.indexer, logger),
     }),
     search: new SearchService(search.port, applications, chats),
   };

@@ -31,8 +31,3 @@ export function serializeError(err: unknown): unknown {
   }
   return serialized;
 }
-
-/** Application tokens are secrets: logs carry a short prefix only. */
-export function tokenPrefix(token: string): string {
-  return `${token.slice(0, 8)}…`;
-}

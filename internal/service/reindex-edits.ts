@@ -1,0 +1,31 @@
+import type { SearchIndexer } from '../domain/ports.js';
+import type { MessageView } from '../domain/representation.js';
+import type { SearchOutbox } from '../db/repositories/search-outbox.js';
+import type { Logger } from '../log/logger.js';
+
+/**
+ * Re-indexes an edited message at once, from what MySQL holds now. The edit's outbox row
+ * (written in the edit's transaction) is removed only after the index took it, so when the
+ * index is down the flusher's next run does the re-index instead. Never fails the edit.
+ */
+export function reindexEdits(
+  outbox: SearchOutbox,
+  indexer: SearchIndexer | null,
+  logger: Logger,
+): (view: MessageView) => Promise<void> {
+  return async (view) => {
+    if (indexer === null) return;
+    const where = {
+      token: view.application_token,
+      chatNumber: view.chat_number,
+      number: view.message_number,
+    };
+    try {
+      const pending = await outbox.pending(1, where);
+      await indexer.index(pending.map((e) => e.message));
+      await outbox.done(pending);
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 're-index after edit deferred to the flusher');
+    }
+  };
+}
