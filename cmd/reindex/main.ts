@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { loadConfigOrExit } from '../../internal/runtime/main.js';
 import { createLogger } from '../../internal/log/logger.js';
 import { createSequelize } from '../../internal/db/sequelize.js';
-import { messageBatches } from '../../internal/db/repositories/message-source.js';
+import { maxMessageId, messageBatches } from '../../internal/db/repositories/message-source.js';
 import { parseNumberParam, isWellFormedToken } from '../../internal/domain/validation.js';
 import { createElasticsearchClient } from '../../internal/search/elasticsearch/client.js';
 import {
@@ -32,6 +32,12 @@ if (config.elasticsearch === undefined) {
   );
   process.exit(2);
 }
+const LATE_COMMIT_SLACK_IDS = 10_000;
+const marginMs = Number(values['catch-up-minutes']) * 60_000;
+if (!Number.isFinite(marginMs) || marginMs < 0) {
+  process.stderr.write('reindex: --catch-up-minutes must be a non-negative number.\n');
+  process.exit(2);
+}
 if ((values.app === undefined) !== (values.chat === undefined)) {
   process.stderr.write('reindex: --app and --chat go together.\n');
   process.exit(2);
@@ -59,15 +65,20 @@ try {
       source: messageBatches(sequelize, { scope }),
       onProgress: progress,
     });
-    progress({ kind: 'caught-up', batch: 0, total: result.indexed });
+    logger.info(result, 'chat reindexed');
   } else {
-    const marginMs = Number(values['catch-up-minutes']) * 60_000;
+    // Rows written while the load runs reach the old index only (through the alias): the
+    // catch-up indexes every row inserted after the load started (ids, with slack for
+    // transactions that committed late) and every row edited since (time, with a margin).
+    const idAbove = Math.max(0, (await maxMessageId(sequelize)) - LATE_COMMIT_SLACK_IDS);
     const result = await reindexAll({
       client,
       alias,
       source: messageBatches(sequelize),
       catchUp: (startedAt) =>
-        messageBatches(sequelize, { updatedSince: new Date(startedAt.getTime() - marginMs) }),
+        messageBatches(sequelize, {
+          changedSince: { updatedSince: new Date(startedAt.getTime() - marginMs), idAbove },
+        }),
       onProgress: progress,
     });
     logger.info(result, 'reindex finished');

@@ -73,7 +73,16 @@ export class CounterFlusher {
       signal.throwIfAborted();
       const entries = await outbox.pending(this.deps.chunkSize);
       if (entries.length === 0) return total;
-      if (indexer !== null) await indexer.index(entries.map((e) => e.message));
+      if (indexer !== null) {
+        try {
+          await indexer.index(entries.map((e) => e.message));
+        } catch (err) {
+          // Retry later what may heal; documents the index refuses for good would block every
+          // later edit behind them, so they are logged and dropped (`npm run reindex` restores).
+          if ((err as { retryable?: unknown }).retryable === true) throw err;
+          this.deps.logger.error({ err }, 'search index refused edited messages');
+        }
+      }
       await outbox.done(entries);
       total += entries.length;
       if (entries.length < this.deps.chunkSize) return total;

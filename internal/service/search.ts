@@ -52,7 +52,8 @@ export class SearchService {
     }
     const { limit, offset } = request;
     const hits = await this.backend.search({ applicationToken: token, chatNumber }, request.terms, {
-      limit: limit + 1,
+      // One hit more than asked tells whether a next page exists, within the result window.
+      limit: Math.min(limit + 1, MAX_WINDOW - offset),
       offset,
     });
     const more = hits.length > limit && offset + limit < MAX_WINDOW;

@@ -214,13 +214,22 @@ describe('db: message source for reindexing (MariaDB)', function () {
       expect(batches).to.deep.equal([[1, 2], [3, 4], [5]]);
       await new SqlMessageRepository(sequelize).edit(app.token, 1, 4, 'edited');
       const recent: string[] = [];
+      const changedSince = (idAbove: number) => ({ updatedSince: new Date('2021-01-01'), idAbove });
       for await (const batch of messageBatches(sequelize, {
         scope,
-        updatedSince: new Date('2021-01-01'),
+        changedSince: changedSince(Number.MAX_SAFE_INTEGER),
       })) {
         recent.push(...batch.map((m) => m.content));
       }
       expect(recent).to.deep.equal(['edited']);
+      const inserted: number[] = [];
+      for await (const batch of messageBatches(sequelize, {
+        scope,
+        changedSince: changedSince(0),
+      })) {
+        inserted.push(...batch.map((m) => m.number));
+      }
+      expect(inserted).to.deep.equal([1, 2, 3, 4, 5]);
     } finally {
       await sequelize.close();
     }
@@ -264,6 +273,38 @@ describe('db: placeholder chats (MariaDB)', function () {
       const chat = await chats.find(app.token, 1);
       expect(chat?.name).to.equal('renamed early');
       expect(chat?.createdAt.toISOString()).to.equal('2026-02-03T04:05:06.000Z');
+    } finally {
+      await sequelize.close();
+    }
+  });
+});
+
+describe('db: message edits version the search index (MariaDB)', function () {
+  this.timeout(20_000);
+  it('moves updated_at forward on every edit, even when the clock is behind the stored time', async () => {
+    const sequelize = testSequelize();
+    try {
+      const app = await new SqlApplicationRepository(sequelize, defineModels(sequelize)).create(
+        randomUUID(),
+        'v',
+      );
+      const future = '2099-01-01T00:00:00.000Z';
+      await persistWriteBatch(sequelize, [
+        {
+          kind: 'message.created',
+          eventId: randomUUID(),
+          applicationToken: app.token,
+          chatNumber: 1,
+          messageNumber: 1,
+          content: 'stamped by a clock ahead',
+          createdAt: future,
+        },
+      ]);
+      const messages = new SqlMessageRepository(sequelize);
+      const first = await messages.edit(app.token, 1, 1, 'one');
+      const second = await messages.edit(app.token, 1, 1, 'two');
+      expect(first!.updatedAt.getTime()).to.equal(Date.parse(future) + 1);
+      expect(second!.updatedAt.getTime()).to.equal(Date.parse(future) + 2);
     } finally {
       await sequelize.close();
     }

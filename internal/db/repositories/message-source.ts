@@ -5,13 +5,23 @@ import { MESSAGE_COLUMNS, MESSAGE_JOINS, toMessage, type MessageRow } from './ro
 
 export interface MessageSourceFilter {
   readonly scope?: SearchScope;
-  readonly updatedSince?: Date;
+  /** Messages edited since, or inserted after `idAbove` (the rows a reindex's load may miss). */
+  readonly changedSince?: { readonly updatedSince: Date; readonly idAbove: number };
 }
 
 /**
  * Streams messages for (re)indexing in id order, keyset-paginated so a large table is read
  * in constant memory and without long-running transactions.
  */
+/** The highest message id now; a reindex catches up on rows above it (minus some slack). */
+export async function maxMessageId(sequelize: Sequelize): Promise<number> {
+  const rows = await sequelize.query<{ max_id: number | string | null }>(
+    'SELECT MAX(id) AS max_id FROM messages',
+    { type: QueryTypes.SELECT },
+  );
+  return Number(rows[0]?.max_id ?? 0);
+}
+
 export async function* messageBatches(
   sequelize: Sequelize,
   filter: MessageSourceFilter = {},
@@ -23,9 +33,9 @@ export async function* messageBatches(
     conditions.push('a.token = ?', 'c.number = ?');
     replacements.push(filter.scope.applicationToken, filter.scope.chatNumber);
   }
-  if (filter.updatedSince !== undefined) {
-    conditions.push('m.updated_at >= ?');
-    replacements.push(sqlDateTime(filter.updatedSince));
+  if (filter.changedSince !== undefined) {
+    conditions.push('(m.updated_at >= ? OR m.id > ?)');
+    replacements.push(sqlDateTime(filter.changedSince.updatedSince), filter.changedSince.idAbove);
   }
   let after: number | string = 0;
   for (;;) {

@@ -52,10 +52,14 @@ export class SqlMessageRepository implements MessageRepository {
         );
         const id = ids[0]?.id;
         if (id === undefined) return false;
-        await this.sequelize.query('UPDATE messages SET content = ?, updated_at = ? WHERE id = ?', {
-          replacements: [content, now, id],
-          transaction,
-        });
+        // updated_at is the search index's version: it must grow with every edit, even when
+        // this pod's clock is behind the one that stamped the create or the previous edit.
+        await this.sequelize.query(
+          `UPDATE messages
+              SET content = ?, updated_at = GREATEST(?, updated_at + INTERVAL 1000 MICROSECOND)
+            WHERE id = ?`,
+          { replacements: [content, now, id], transaction },
+        );
         await this.sequelize.query(
           `INSERT INTO search_outbox (message_id, queued_at) VALUES (?, ?)
            ON DUPLICATE KEY UPDATE queued_at = VALUES(queued_at)`,

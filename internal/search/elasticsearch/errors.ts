@@ -20,7 +20,12 @@ export interface BulkFailure {
   readonly reason: string;
 }
 
-/** Some documents of a bulk request were refused; `retryable` when all were 429 or 5xx. */
+/**
+ * Some documents of a bulk request were refused. `retryable` when any was 429 or 5xx: retrying
+ * the whole (idempotent) bulk lands those, after which only the permanent refusals remain and
+ * the error stops being retryable. Dropping the batch at the first mixed failure would lose
+ * the documents that were only throttled.
+ */
 export class SearchIndexingError extends Error {
   readonly retryable: boolean;
 
@@ -34,7 +39,7 @@ export class SearchIndexingError extends Error {
       .join('; ');
     super(`${failures.length} of ${attempted} documents were not indexed (${first})`);
     this.name = 'SearchIndexingError';
-    this.retryable = failures.every((f) => isRetryableStatus(f.status));
+    this.retryable = failures.some((f) => isRetryableStatus(f.status));
   }
 }
 
@@ -62,8 +67,17 @@ export function isUnavailable(error: unknown): boolean {
     case 'TimeoutError':
     case 'NoLivingConnectionsError':
       return true;
-    case 'ResponseError':
-      return isRetryableStatus(statusOf(error) ?? 0);
+    case 'ResponseError': {
+      // Bad credentials and a missing index (created again by the next start or write) heal
+      // without the request changing: retry them rather than drop documents or answer 500.
+      const status = statusOf(error) ?? 0;
+      return (
+        isRetryableStatus(status) ||
+        status === 401 ||
+        status === 403 ||
+        errorType(error) === 'index_not_found_exception'
+      );
+    }
     default:
       return false;
   }

@@ -47,6 +47,8 @@ export function buildSearchRequest(
   return {
     index,
     routing: chatKey(scope),
+    // The same shard copy for every page of one chat: copies score slightly differently.
+    preference: chatKey(scope),
     from: page.offset,
     size: page.limit,
     track_total_hits: false,

@@ -1,10 +1,8 @@
-import type { Client, estypes } from '@elastic/elasticsearch';
+import type { Client } from '@elastic/elasticsearch';
 import type { IndexedMessage, SearchScope } from '../../domain/ports.js';
 import { bulkIndex } from './bulk.js';
-import { chatKey } from './document.js';
 import { statusOf, toSearchError, withSearchErrors } from './errors.js';
 import { indexDefinition } from './mapping.js';
-import { scopeFilters } from './query.js';
 
 export type MessageBatches = AsyncIterable<readonly IndexedMessage[]>;
 
@@ -23,8 +21,7 @@ export type ReindexProgress =
       readonly to: string;
     }
   | { readonly kind: 'caught-up'; readonly batch: number; readonly total: number }
-  | { readonly kind: 'deleted-index'; readonly index: string }
-  | { readonly kind: 'deleted-chat'; readonly documents: number };
+  | { readonly kind: 'deleted-index'; readonly index: string };
 
 export interface ReindexAllOptions {
   readonly client: Client;
@@ -129,31 +126,18 @@ export interface ReindexChatOptions {
 }
 
 export interface ReindexChatResult {
-  readonly deleted: number;
   readonly indexed: number;
 }
 
 /**
- * Rebuilds one chat in place: deletes its documents, then indexes `source`. The chat's search is
- * incomplete until the load finishes; other chats are untouched. Writes made meanwhile are safe:
- * the delete only sees documents that existed when it started.
+ * Rebuilds one chat in place by indexing every message of it again. Nothing is deleted first:
+ * messages are never deleted, an equal version overwrites (`external_gte`), and a delete
+ * would leave tombstones with higher versions that make the reload look stale for
+ * `index.gc_deletes`. Other chats are untouched; searches keep answering meanwhile.
  */
 export async function reindexChat(options: ReindexChatOptions): Promise<ReindexChatResult> {
   const { client, alias, scope } = options;
   const report = options.onProgress ?? (() => undefined);
-  const response = await withSearchErrors(() =>
-    client.deleteByQuery({
-      index: alias,
-      routing: chatKey(scope),
-      conflicts: 'proceed',
-      refresh: true,
-      query: { bool: { filter: scopeFilters(scope) } },
-    }),
-  );
-  assertNoFailures(response);
-  const deleted = response.deleted ?? 0;
-  report({ kind: 'deleted-chat', documents: deleted });
-
   let indexed = 0;
   for await (const batch of options.source) {
     const stranger = batch.find(
@@ -166,7 +150,7 @@ export async function reindexChat(options: ReindexChatOptions): Promise<ReindexC
     indexed += batch.length;
     report({ kind: 'loaded', index: alias, batch: batch.length, total: indexed });
   }
-  return { deleted, indexed };
+  return { indexed };
 }
 
 /** The physical indices behind `alias`; empty when the alias does not exist yet. */
@@ -183,16 +167,6 @@ async function assertNotConcreteIndex(client: Client, alias: string): Promise<vo
   if (await withSearchErrors(() => client.indices.exists({ index: alias }))) {
     throw new Error(
       `"${alias}" is a concrete index, not an alias: delete it, then run the reindex again.`,
-    );
-  }
-}
-
-function assertNoFailures(response: estypes.DeleteByQueryResponse): void {
-  const failure = response.failures?.[0];
-  if (failure !== undefined) {
-    throw new Error(
-      `Deleting documents failed for ${response.failures?.length ?? 0} of them; first: ` +
-        `${failure.cause.type}: ${failure.cause.reason ?? ''}`,
     );
   }
 }

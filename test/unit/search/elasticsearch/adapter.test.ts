@@ -411,13 +411,18 @@ describe('ElasticsearchSearch', function () {
       await adapter.ensureIndex();
       fake.requests.length = 0;
       await adapter.search(scope, ['Hello', 'w*'], { limit: 5, offset: 10 });
-      const { index, routing, ...body } = buildSearchRequest(ALIAS, scope, ['Hello', 'w*'], {
-        limit: 5,
-        offset: 10,
-      });
+      const { index, routing, preference, ...body } = buildSearchRequest(
+        ALIAS,
+        scope,
+        ['Hello', 'w*'],
+        {
+          limit: 5,
+          offset: 10,
+        },
+      );
       expect(index).to.equal(ALIAS);
       expect(fake.requests).to.deep.equal([
-        { method: 'POST', path: '/messages/_search', querystring: { routing }, body },
+        { method: 'POST', path: '/messages/_search', querystring: { routing, preference }, body },
       ]);
     });
 

@@ -19,6 +19,7 @@ describe('buildSearchRequest', function () {
     ).to.deep.equal({
       index: 'messages',
       routing: chatKey(scope),
+      preference: chatKey(scope),
       from: 40,
       size: 20,
       track_total_hits: false,

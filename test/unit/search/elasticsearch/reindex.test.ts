@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import type { IndexedMessage, SearchScope } from '../../../../internal/domain/ports.js';
 import { ElasticsearchSearch } from '../../../../internal/search/elasticsearch/adapter.js';
-import { chatKey } from '../../../../internal/search/elasticsearch/document.js';
 import { SearchUnavailableError } from '../../../../internal/search/elasticsearch/errors.js';
 import { indexDefinition } from '../../../../internal/search/elasticsearch/mapping.js';
 import {
@@ -221,7 +220,7 @@ describe('reindexAll', function () {
 });
 
 describe('reindexChat', function () {
-  it("deletes the chat's documents by query, then indexes the source through the alias", async function () {
+  it('indexes the source again in place, through the alias, without deleting first', async function () {
     const { fake, adapter } = await setUp();
     const progress: ReindexProgress[] = [];
     const result = await reindexChat({
@@ -231,27 +230,13 @@ describe('reindexChat', function () {
       source: batches([message(chatA, 1, 'fresh alpha')], [message(chatA, 2, 'alpha two')]),
       onProgress: (p) => progress.push(p),
     });
-    expect(result).to.deep.equal({ deleted: 1, indexed: 2 });
+    expect(result).to.deep.equal({ indexed: 2 });
     expect(fake.requests.map((r) => `${r.method} ${r.path}`)).to.deep.equal([
-      'POST /messages/_delete_by_query',
       'POST /messages/_bulk',
       'POST /messages/_bulk',
     ]);
-    expect(fake.requests[0]!.querystring).to.deep.equal({
-      routing: chatKey(chatA),
-      conflicts: 'proceed',
-      refresh: 'true',
-    });
-    expect(fake.requests[0]!.body).to.deep.equal({
-      query: {
-        bool: {
-          filter: [{ term: { application_token: 'app-a' } }, { term: { chat_number: 1 } }],
-        },
-      },
-    });
-    expect(fake.requests[1]!.querystring).to.deep.equal({ require_alias: 'true' });
+    expect(fake.requests[0]!.querystring).to.deep.equal({ require_alias: 'true' });
     expect(progress).to.deep.equal([
-      { kind: 'deleted-chat', documents: 1 },
       { kind: 'loaded', index: ALIAS, batch: 1, total: 1 },
       { kind: 'loaded', index: ALIAS, batch: 1, total: 2 },
     ]);
@@ -274,30 +259,5 @@ describe('reindexChat', function () {
       .to.have.property('message')
       .that.matches(/another chat/);
     expect(fake.requestsTo('POST', '/_bulk')).to.deep.equal([]);
-  });
-
-  it('fails when the delete reports failures', async function () {
-    const { fake } = await setUp();
-    fake.mock.clear({ method: 'POST', path: '/:index/_delete_by_query' });
-    fake.mock.add({ method: 'POST', path: '/:index/_delete_by_query' }, () => ({
-      deleted: 0,
-      failures: [
-        {
-          index: 'messages-v1',
-          id: 'x',
-          status: 500,
-          cause: { type: 'shard_failure', reason: 'boom' },
-        },
-      ],
-    }));
-    const error = await reindexChat({
-      client: fake.client,
-      alias: ALIAS,
-      scope: chatA,
-      source: batches(),
-    }).catch((e: unknown) => e);
-    expect(error)
-      .to.have.property('message')
-      .that.matches(/shard_failure: boom/);
   });
 });
