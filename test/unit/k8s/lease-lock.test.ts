@@ -46,6 +46,19 @@ describe('KubernetesLeaseLock against a fake Lease API', function () {
     await server.close();
   });
 
+  /** Answers no GET until two have arrived, so both contenders act on the same version. */
+  function holdReadsUntilBothContendersRead(): void {
+    let release!: () => void;
+    const bothRead = new Promise<void>((resolve) => (release = resolve));
+    let reads = 0;
+    server.beforeRespond = async (request) => {
+      if (request.method !== 'GET') return;
+      reads += 1;
+      if (reads === 2) release();
+      await bothRead;
+    };
+  }
+
   it('creates the Lease on first acquire, holding it with MicroTime stamps', async () => {
     const handle = await acquire(lock('pod-a'));
 
@@ -122,16 +135,7 @@ describe('KubernetesLeaseLock against a fake Lease API', function () {
       leaseDurationSeconds: 30,
       renewTime: old,
     });
-    // Hold both reads until both contenders have read the same version.
-    let release!: () => void;
-    const bothRead = new Promise<void>((resolve) => (release = resolve));
-    let reads = 0;
-    server.beforeRespond = async (request) => {
-      if (request.method !== 'GET') return;
-      reads += 1;
-      if (reads === 2) release();
-      await bothRead;
-    };
+    holdReadsUntilBothContendersRead();
 
     const results = await Promise.all([acquire(lock('pod-a')), acquire(lock('pod-b'))]);
 
@@ -143,15 +147,7 @@ describe('KubernetesLeaseLock against a fake Lease API', function () {
   });
 
   it('lets exactly one of two racing contenders create a missing Lease (AlreadyExists)', async () => {
-    let release!: () => void;
-    const bothRead = new Promise<void>((resolve) => (release = resolve));
-    let reads = 0;
-    server.beforeRespond = async (request) => {
-      if (request.method !== 'GET') return;
-      reads += 1;
-      if (reads === 2) release();
-      await bothRead;
-    };
+    holdReadsUntilBothContendersRead();
 
     const results = await Promise.all([acquire(lock('pod-a')), acquire(lock('pod-b'))]);
 

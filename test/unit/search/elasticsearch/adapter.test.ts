@@ -46,6 +46,19 @@ async function downClient(): Promise<Client> {
   });
 }
 
+/** A cluster with neither the alias nor the index, refusing the first index's creation. */
+function clientWithoutAliasOrIndex(creationError: string): Client {
+  return mockClient((mock) => {
+    mock.add({ method: 'HEAD', path: '/_alias/messages' }, () =>
+      responseError(404, 'aliases_not_found_exception'),
+    );
+    mock.add({ method: 'HEAD', path: '/messages' }, () =>
+      responseError(404, 'index_not_found_exception'),
+    );
+    mock.add({ method: 'PUT', path: '/messages-v1' }, () => responseError(400, creationError));
+  });
+}
+
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   try {
     await promise;
@@ -112,17 +125,7 @@ describe('ElasticsearchSearch', function () {
     });
 
     it('fails when the first index exists without the alias', async function () {
-      const client = mockClient((mock) => {
-        mock.add({ method: 'HEAD', path: '/_alias/messages' }, () =>
-          responseError(404, 'aliases_not_found_exception'),
-        );
-        mock.add({ method: 'HEAD', path: '/messages' }, () =>
-          responseError(404, 'index_not_found_exception'),
-        );
-        mock.add({ method: 'PUT', path: '/messages-v1' }, () =>
-          responseError(400, 'resource_already_exists_exception'),
-        );
-      });
+      const client = clientWithoutAliasOrIndex('resource_already_exists_exception');
       const error = await rejection(
         new ElasticsearchSearch({ client, index: ALIAS }).ensureIndex(),
       );
@@ -155,17 +158,7 @@ describe('ElasticsearchSearch', function () {
     });
 
     it('passes other creation errors on', async function () {
-      const client = mockClient((mock) => {
-        mock.add({ method: 'HEAD', path: '/_alias/messages' }, () =>
-          responseError(404, 'aliases_not_found_exception'),
-        );
-        mock.add({ method: 'HEAD', path: '/messages' }, () =>
-          responseError(404, 'index_not_found_exception'),
-        );
-        mock.add({ method: 'PUT', path: '/messages-v1' }, () =>
-          responseError(400, 'mapper_parsing_exception'),
-        );
-      });
+      const client = clientWithoutAliasOrIndex('mapper_parsing_exception');
       const error = await rejection(
         new ElasticsearchSearch({ client, index: ALIAS }).ensureIndex(),
       );

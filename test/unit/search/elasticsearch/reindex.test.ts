@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import type { Client } from '@elastic/elasticsearch';
 import type { IndexedMessage, SearchScope } from '../../../../internal/domain/ports.js';
 import { ElasticsearchSearch } from '../../../../internal/search/elasticsearch/adapter.js';
 import { SearchUnavailableError } from '../../../../internal/search/elasticsearch/errors.js';
@@ -41,6 +42,11 @@ async function setUp(): Promise<{ fake: FakeElasticsearch; adapter: Elasticsearc
 async function contentsFound(adapter: ElasticsearchSearch, scope: SearchScope, term: string) {
   const hits = await adapter.search(scope, [term], { limit: 100, offset: 0 });
   return hits.map((hit) => hit.content);
+}
+
+/** Runs a full reindex that is expected to fail, and returns what it threw. */
+function reindexFailure(client: Client, source: MessageBatches): Promise<unknown> {
+  return reindexAll({ client, alias: ALIAS, source, now: () => NOW }).catch((e: unknown) => e);
 }
 
 describe('reindexAll', function () {
@@ -154,12 +160,7 @@ describe('reindexAll', function () {
       yield [message(chatA, 1, 'fresh alpha')];
       throw new Error('database went away');
     }
-    const error = await reindexAll({
-      client: fake.client,
-      alias: ALIAS,
-      source: failing(),
-      now: () => NOW,
-    }).catch((e: unknown) => e);
+    const error = await reindexFailure(fake.client, failing());
     expect(error).to.have.property('message', 'database went away');
     expect([...fake.indices.keys()]).to.deep.equal(['messages-v1']);
     expect([...(fake.aliases.get(ALIAS)?.keys() ?? [])]).to.deep.equal(['messages-v1']);
@@ -175,12 +176,7 @@ describe('reindexAll', function () {
       fake.indices.set('messages-v2', { ...fake.indices.get('messages-v1')!, docs: new Map() });
       fake.aliases.set(ALIAS, new Map([['messages-v2', true]]));
     }
-    const error = await reindexAll({
-      client: fake.client,
-      alias: ALIAS,
-      source: racing(),
-      now: () => NOW,
-    }).catch((e: unknown) => e);
+    const error = await reindexFailure(fake.client, racing());
     expect(error)
       .to.have.property('message')
       .that.matches(/aliases_not_found_exception/);
@@ -191,12 +187,7 @@ describe('reindexAll', function () {
   it('refuses to replace a concrete index that has the alias name', async function () {
     const fake = new FakeElasticsearch();
     fake.indices.set(ALIAS, { mappings: {}, settings: {}, docs: new Map() });
-    const error = await reindexAll({
-      client: fake.client,
-      alias: ALIAS,
-      source: batches(),
-      now: () => NOW,
-    }).catch((e: unknown) => e);
+    const error = await reindexFailure(fake.client, batches());
     expect(error)
       .to.have.property('message')
       .that.matches(/concrete index/);
@@ -209,12 +200,7 @@ describe('reindexAll', function () {
     fake.mock.add({ method: 'GET', path: '/_alias/:name' }, () =>
       responseError(503, 'unavailable'),
     );
-    const error = await reindexAll({
-      client: fake.client,
-      alias: ALIAS,
-      source: batches(),
-      now: () => NOW,
-    }).catch((e: unknown) => e);
+    const error = await reindexFailure(fake.client, batches());
     expect(error).to.be.instanceOf(SearchUnavailableError);
   });
 });
