@@ -50,15 +50,18 @@ const server = createServer((req, res) => {
         const allocation = await numbers.allocateMessage(token, chatNumber, null);
         if (allocation.kind !== 'issued') throw new Error(allocation.kind);
         const createdAt = new Date().toISOString();
-        await publisher.publish({
-          kind: 'message.created',
-          eventId: randomUUID(),
-          applicationToken: token,
-          chatNumber,
-          messageNumber: allocation.number,
-          content: body.message_content,
-          createdAt,
-        });
+        await publisher.publish(
+          {
+            kind: 'message.created',
+            eventId: randomUUID(),
+            applicationToken: token,
+            chatNumber,
+            messageNumber: allocation.number,
+            content: body.message_content,
+            createdAt,
+          },
+          { sendBy: Date.now() + 5_000 },
+        );
         const payload = JSON.stringify({
           type: 'message',
           application_token: token,

@@ -89,11 +89,73 @@ export class IdempotencyKeyReusedError extends AppError {
   }
 }
 
+/**
+ * Every 503 carries one of these codes. All but `outcome_unknown` guarantee that nothing was
+ * or will be persisted for that request; `outcome_unknown` means it may have been, and
+ * retrying with the same Idempotency-Key is safe.
+ */
+export type UnavailableCode =
+  | 'service_unavailable'
+  | 'broker_unavailable'
+  | 'outcome_unknown'
+  | 'numbering_unavailable'
+  | 'chat_pending';
+
 export class ServiceUnavailableError extends AppError {
-  constructor(dependency: string, retryAfterSeconds = 5, cause?: unknown) {
-    super(503, 'service_unavailable', `${dependency} is unavailable; retry later.`, {
+  constructor(
+    dependency: string,
+    retryAfterSeconds = 5,
+    cause?: unknown,
+    code: UnavailableCode = 'service_unavailable',
+  ) {
+    super(503, code, `${dependency} is unavailable; retry later.`, {
       cause,
       headers: { 'Retry-After': String(retryAfterSeconds) },
     });
+  }
+}
+
+/** The broker refused, blocked or could not take the event: nothing was sent. */
+export class BrokerUnavailableError extends ServiceUnavailableError {
+  constructor(retryAfterSeconds = 2, cause?: unknown) {
+    super('The message broker', retryAfterSeconds, cause, 'broker_unavailable');
+  }
+}
+
+/**
+ * The event was sent but neither confirmed nor re-published with a confirm before the
+ * deadline: it may still be persisted. A retry with the same Idempotency-Key republishes the
+ * very same event (same number, same event id), so it is safe.
+ */
+export class OutcomeUnknownError extends AppError {
+  constructor(cause?: unknown) {
+    super(
+      503,
+      'outcome_unknown',
+      'The message broker did not confirm the create in time; it may still be persisted. Retry with the same Idempotency-Key.',
+      { cause, headers: { 'Retry-After': '2' } },
+    );
+  }
+}
+
+/** Numbering cannot be trusted right now (Redis unreachable, or its state being revalidated). */
+export class NumberingUnavailableError extends ServiceUnavailableError {
+  constructor(retryAfterSeconds = 1, cause?: unknown) {
+    super('Numbering', retryAfterSeconds, cause, 'numbering_unavailable');
+  }
+}
+
+/**
+ * After Redis lost state, a chat number above the persisted ones may have been answered 201
+ * and still be queued, or never issued: until that is settled, neither 201 nor 404 is honest.
+ */
+export class ChatPendingError extends AppError {
+  constructor(retryAfterSeconds = 2) {
+    super(
+      503,
+      'chat_pending',
+      'This chat may still be queued for persistence after a numbering recovery; retry later.',
+      { headers: { 'Retry-After': String(retryAfterSeconds) } },
+    );
   }
 }

@@ -27,9 +27,26 @@ export interface MessageRepository {
   edit(token: string, chatNumber: number, number: number, content: string): Promise<Message | null>;
 }
 
-/** Publishes a write event durably: resolves only once the broker confirmed it. */
+/** When a publish may still send bytes; see WritePublisher. */
+export interface PublishDeadline {
+  /**
+   * Epoch milliseconds after which no byte of this event may be sent, first try or
+   * re-publish. Numbering recovery relies on it: an event numbered before a Redis loss is
+   * either in the queue by then or never will be.
+   */
+  readonly sendBy: number;
+}
+
+/**
+ * Publishes a write event durably: resolves only once the broker confirmed it.
+ * Rejects with BrokerUnavailableError when nothing was sent (nothing will be persisted), or
+ * with OutcomeUnknownError when it was sent but no confirm came before the deadline, even
+ * after re-publishing the same event on a new channel.
+ */
 export interface WritePublisher {
-  publish(event: WriteEvent): Promise<void>;
+  publish(event: WriteEvent, deadline: PublishDeadline): Promise<void>;
+  /** False while the broker blocks publishing or the send buffer is full: refuse at once. */
+  readonly accepting: boolean;
 }
 
 /** Where a search runs: one chat of one application, never wider. */

@@ -1,6 +1,6 @@
 import type { ChannelModel, ConfirmChannel } from 'amqplib';
 import type { WriteEvent } from '../domain/model.js';
-import type { WritePublisher } from '../domain/ports.js';
+import type { PublishDeadline, WritePublisher } from '../domain/ports.js';
 import { ServiceUnavailableError } from '../domain/errors.js';
 import { encodeWriteEvent } from '../domain/events.js';
 import { assertTopology } from './topology.js';
@@ -29,6 +29,10 @@ export class ConfirmPublisher implements WritePublisher {
     return this.channel !== null;
   }
 
+  get accepting(): boolean {
+    return this.channel !== null;
+  }
+
   /** Wire as the connection's onConnect. */
   readonly attach = async (connection: ChannelModel): Promise<void> => {
     const channel = await connection.createConfirmChannel();
@@ -48,7 +52,7 @@ export class ConfirmPublisher implements WritePublisher {
     this.channel = null;
   };
 
-  async publish(event: WriteEvent): Promise<void> {
+  async publish(event: WriteEvent, _deadline: PublishDeadline): Promise<void> {
     const current = this.channel;
     if (current === null) throw new ServiceUnavailableError('The message broker');
     const started = process.hrtime.bigint();

@@ -74,7 +74,7 @@ export async function runQueuedCreate<V>(
     replayed: boolean,
   ): Promise<CreateResult<V>> {
     const event = create.event(number, eventId, createdAt);
-    await publisher.publish(event);
+    await publisher.publish(event, { sendBy: Date.now() + 5_000 });
     const view = create.view(event);
     if (create.idempotencyKey !== null && print !== null) {
       // Best effort: without it a retry republishes the same event, which is harmless.

@@ -9,6 +9,9 @@ import type { WriteEvent } from '../../internal/domain/model.js';
 import { ServiceUnavailableError } from '../../internal/domain/errors.js';
 import { silentLogger, TEST_RABBITMQ_URL, uniqueSuffix } from '../support/environment.js';
 
+/** A publish deadline a few seconds out. */
+const soon = () => ({ sendBy: Date.now() + 5_000 });
+
 const token = '2a7b3bbd-45e2-4eff-b7cd-0123456789ab';
 const event = (n: number): WriteEvent => ({
   kind: 'message.created',
@@ -104,7 +107,7 @@ describe('queue: confirmed publishing and batched consuming (RabbitMQ)', functio
 
   it('declares a durable quorum queue and resolves a publish only once confirmed', async () => {
     const publisher = await startPublisher();
-    await publisher.publish(event(1));
+    await publisher.publish(event(1), soon());
     const channel = await admin.createChannel();
     const message = await channel.get(queue, { noAck: true });
     expect(message && JSON.parse(message.content.toString())).to.include({ messageNumber: 1 });
@@ -124,7 +127,7 @@ describe('queue: confirmed publishing and batched consuming (RabbitMQ)', functio
     });
     let caught: unknown;
     try {
-      await publisher.publish(event(1));
+      await publisher.publish(event(1), soon());
     } catch (err) {
       caught = err;
     }
@@ -136,7 +139,7 @@ describe('queue: confirmed publishing and batched consuming (RabbitMQ)', functio
     await (await admin.createChannel()).deleteQueue(queue);
     let caught: unknown;
     try {
-      await publisher.publish(event(1));
+      await publisher.publish(event(1), soon());
     } catch (err) {
       caught = err;
     }
@@ -153,7 +156,9 @@ describe('queue: confirmed publishing and batched consuming (RabbitMQ)', functio
         return Promise.resolve({ deadLetter: [], retry: [] });
       },
     });
-    await Promise.all(Array.from({ length: 120 }, (_, i) => publisher.publish(event(i + 1))));
+    await Promise.all(
+      Array.from({ length: 120 }, (_, i) => publisher.publish(event(i + 1), soon())),
+    );
     await until(() => handled.length >= 120);
     await until(async () => (await depth(queue)) === 0);
     expect([...handled].sort((a, b) => a - b)).to.deep.equal(
@@ -175,7 +180,9 @@ describe('queue: confirmed publishing and batched consuming (RabbitMQ)', functio
       3,
       600,
     );
-    await Promise.all(Array.from({ length: 30 }, (_, i) => publisher.publish(event(i + 1))));
+    await Promise.all(
+      Array.from({ length: 30 }, (_, i) => publisher.publish(event(i + 1), soon())),
+    );
     await until(() => sizes.reduce((a, b) => a + b, 0) >= 30);
     // Each event is about 250 bytes: never more than two fit under 600.
     expect(Math.max(...sizes)).to.be.at.most(2);
@@ -191,7 +198,7 @@ describe('queue: confirmed publishing and batched consuming (RabbitMQ)', functio
           ? Promise.reject(new Error('db down'))
           : Promise.resolve({ deadLetter: [], retry: [] }),
     });
-    await publisher.publish(event(1));
+    await publisher.publish(event(1), soon());
     await until(() => attempts >= 2);
     await until(async () => (await depth(queue)) === 0);
   });
@@ -211,7 +218,7 @@ describe('queue: confirmed publishing and batched consuming (RabbitMQ)', functio
     const raw = await admin.createConfirmChannel();
     raw.sendToQueue(queue, Buffer.from('{not json'), { persistent: true });
     await raw.waitForConfirms();
-    await publisher.publish(conflict);
+    await publisher.publish(conflict, soon());
     await until(async () => (await depth(deadLetterQueueOf(queue))) === 2);
     const channel = await admin.createChannel();
     const reasons: string[] = [];
@@ -240,7 +247,7 @@ describe('queue: confirmed publishing and batched consuming (RabbitMQ)', functio
       },
       3,
     );
-    await publisher.publish(event(1));
+    await publisher.publish(event(1), soon());
     await until(async () => (await depth(deadLetterQueueOf(queue))) === 1);
     expect(attempts).to.equal(3);
     expect(seen.deadLettered).to.deep.equal(['max_deliveries']);
