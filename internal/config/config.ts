@@ -65,6 +65,9 @@ const schema = z.object({
 
 type Env = z.infer<typeof schema>;
 
+/** Every environment variable the programs read: the configuration contract. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
+
 export interface Config {
   readonly http: { readonly port: number; readonly metricsPort: number };
   readonly consumerHttpPort: number;
