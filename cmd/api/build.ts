@@ -14,6 +14,7 @@ import { SqlMessageRepository } from '../../internal/db/repositories/messages.js
 import { SearchOutbox } from '../../internal/db/repositories/search-outbox.js';
 import { SqlNumberLedger } from '../../internal/db/repositories/number-ledger.js';
 import { createRedis } from '../../internal/redis/client.js';
+import { registerRedisMemoryMetrics } from '../../internal/redis/memory-metrics.js';
 import { KeySpace } from '../../internal/counters/keys.js';
 import { RedisApplicationKeys, RedisNumberCache } from '../../internal/counters/numbers.js';
 import { AmqpConnection } from '../../internal/queue/connection.js';
@@ -57,6 +58,7 @@ export function build(overrides: ApiOverrides = {}): Program {
   const outbox = new SearchOutbox(sequelize);
 
   const redis = createRedis(config.redis.url, logger, 'chat-system-api');
+  registerRedisMemoryMetrics(registry, redis);
   const keys = new KeySpace(config.redis.keyPrefix);
   const cache = new RedisNumberCache(redis, keys, config.idempotencyTtlSeconds);
 
