@@ -54,6 +54,21 @@ export class FakeChannel extends EventEmitter {
     return reply;
   }
 
+  /** Like a declare, `onDeclare` runs inside prefetch ('prefetch') and consume ('consume:q'). */
+  prefetch(): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('Channel closed'));
+    const reply = Promise.resolve();
+    this.onDeclare?.('prefetch');
+    return reply;
+  }
+
+  consume(queue: string): Promise<{ consumerTag: string }> {
+    if (this.closed) return Promise.reject(new Error('Channel closed'));
+    const reply = Promise.resolve({ consumerTag: `ctag-${queue}` });
+    this.onDeclare?.(`consume:${queue}`);
+    return reply;
+  }
+
   sendToQueue(
     queue: string,
     content: Buffer,
