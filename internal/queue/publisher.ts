@@ -83,6 +83,11 @@ interface Link {
  *   id, which the consumer de-duplicates) on the current or next channel, never after the
  *   caller's `sendBy`. If none is confirmed: OutcomeUnknownError when any send may have been
  *   enqueued, BrokerUnavailableError when none was.
+ *
+ * `sendBy` bounds when a send is written to the channel. Bytes written just before it can
+ * still be in amqplib's write buffer (we stop at its high-water mark) or in the sockets, and
+ * a broker that stopped reading for an alarm reads them when the alarm clears; such a publish
+ * ends as OutcomeUnknownError.
  */
 export class ConfirmPublisher implements WritePublisher {
   private link: Link | null = null;
