@@ -86,8 +86,8 @@ interface Link {
  *
  * `sendBy` bounds when a send is written to the channel. Bytes written just before it can
  * still be in amqplib's write buffer (we stop at its high-water mark) or in the sockets, and
- * a broker that stopped reading for an alarm reads them when the alarm clears; such a publish
- * ends as OutcomeUnknownError.
+ * a broker that stopped reading for an alarm reads them when the alarm clears: such a publish
+ * is confirmed late (up to confirmTimeoutMs after its send) or ends as OutcomeUnknownError.
  */
 export class ConfirmPublisher implements WritePublisher {
   private link: Link | null = null;
