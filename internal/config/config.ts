@@ -46,6 +46,9 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
   IDEMPOTENCY_TTL_SECONDS: positiveInt.default(86_400),
+  NUMBER_BLOCK_MIN: positiveInt.default(16),
+  NUMBER_BLOCK_MAX: positiveInt.default(1_000),
+  CREATE_DEADLINE_MS: positiveInt.min(500).default(5_000),
   CONSUMER_PREFETCH: positiveInt.max(65_535).default(2_000),
   CONSUMER_BATCH_SIZE: positiveInt.max(5_000).default(500),
   CONSUMER_BATCH_WAIT_MS: z.coerce.number().int().min(0).default(20),
@@ -63,6 +66,9 @@ const schema = z.object({
 });
 
 type Env = z.infer<typeof schema>;
+
+/** Every environment variable the programs read: the configuration contract. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
 
 export interface Config {
   readonly http: { readonly port: number; readonly metricsPort: number };
@@ -89,6 +95,11 @@ export interface Config {
   readonly logLevel: Env['LOG_LEVEL'];
   readonly shutdownTimeoutMs: number;
   readonly idempotencyTtlSeconds: number;
+  readonly numbering: {
+    readonly blockMin: number;
+    readonly blockMax: number;
+    readonly createDeadlineMs: number;
+  };
   readonly consumer: {
     readonly prefetch: number;
     readonly batchSize: number;
@@ -150,6 +161,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     idempotencyTtlSeconds: e.IDEMPOTENCY_TTL_SECONDS,
+    numbering: {
+      blockMin: e.NUMBER_BLOCK_MIN,
+      blockMax: Math.max(e.NUMBER_BLOCK_MIN, e.NUMBER_BLOCK_MAX),
+      createDeadlineMs: e.CREATE_DEADLINE_MS,
+    },
     consumer: {
       prefetch: e.CONSUMER_PREFETCH,
       batchSize: e.CONSUMER_BATCH_SIZE,

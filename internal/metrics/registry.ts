@@ -67,10 +67,26 @@ export function createApiMetrics(registry: Registry) {
       labelNames: ['type'] as const,
       registers: [registry],
     }),
-    reseeds: new Counter({
-      name: 'number_reseeds_total',
-      help: 'Numbering keys re-seeded from MySQL after Redis lost them.',
+    revalidations: new Counter({
+      name: 'numbering_revalidations_total',
+      help: 'Numbering state reloaded from MySQL ceilings: an application after Redis lost or rolled back state, or a chat on first use since.',
       labelNames: ['level'] as const,
+      registers: [registry],
+    }),
+    reservations: new Counter({
+      name: 'numbering_reservations_total',
+      help: 'Blocks of numbers reserved in MySQL (the only MySQL write on the create path).',
+      labelNames: ['scope'] as const,
+      registers: [registry],
+    }),
+    epochs: new Counter({
+      name: 'numbering_epochs_total',
+      help: 'New numbering epochs begun by this process: Redis state found new, lost or replaced.',
+      registers: [registry],
+    }),
+    pendingChats: new Counter({
+      name: 'numbering_pending_chat_total',
+      help: 'Creates answered 503 chat_pending: the chat may still be queued after a numbering recovery.',
       registers: [registry],
     }),
   };
