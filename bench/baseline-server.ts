@@ -19,10 +19,19 @@ const config = loadConfig();
 const logger = createLogger('baseline', 'warn');
 const redis = createRedis(config.redis.url, logger, 'bench-baseline');
 const cache = new RedisNumberCache(redis, new KeySpace(config.redis.keyPrefix), 60);
-const publisher = new ConfirmPublisher(config.rabbitmq.queue, {
-  confirmed: () => undefined,
-  failed: () => undefined,
-});
+const publisher = new ConfirmPublisher(
+  config.rabbitmq.queue,
+  {
+    confirmed: () => undefined,
+    failed: () => undefined,
+    refused: () => undefined,
+    republished: () => undefined,
+  },
+  {
+    maxUnconfirmed: config.rabbitmq.maxUnconfirmed,
+    maxUnconfirmedBytes: config.rabbitmq.maxUnconfirmedBytes,
+  },
+);
 const ignore = () => undefined;
 const numbering = new Numbering(
   cache,

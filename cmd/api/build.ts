@@ -18,7 +18,7 @@ import { registerRedisMemoryMetrics } from '../../internal/redis/memory-metrics.
 import { KeySpace } from '../../internal/counters/keys.js';
 import { RedisApplicationKeys, RedisNumberCache } from '../../internal/counters/numbers.js';
 import { AmqpConnection } from '../../internal/queue/connection.js';
-import { ConfirmPublisher } from '../../internal/queue/publisher.js';
+import { ConfirmPublisher, REFUSAL_REASONS } from '../../internal/queue/publisher.js';
 import { ApplicationService } from '../../internal/service/applications.js';
 import { ChatService } from '../../internal/service/chats.js';
 import { MessageService } from '../../internal/service/messages.js';
@@ -62,10 +62,20 @@ export function build(overrides: ApiOverrides = {}): Program {
   const keys = new KeySpace(config.redis.keyPrefix);
   const cache = new RedisNumberCache(redis, keys, config.idempotencyTtlSeconds);
 
-  const publisher = new ConfirmPublisher(config.rabbitmq.queue, {
-    confirmed: (seconds) => apiMetrics.publishConfirm.observe(seconds),
-    failed: () => apiMetrics.publishFailures.inc(),
-  });
+  for (const reason of REFUSAL_REASONS) apiMetrics.publishRefusals.inc({ reason }, 0);
+  const publisher = new ConfirmPublisher(
+    config.rabbitmq.queue,
+    {
+      confirmed: (seconds) => apiMetrics.publishConfirm.observe(seconds),
+      failed: () => apiMetrics.publishFailures.inc(),
+      refused: (reason) => apiMetrics.publishRefusals.inc({ reason }),
+      republished: () => apiMetrics.republishes.inc(),
+    },
+    {
+      maxUnconfirmed: config.rabbitmq.maxUnconfirmed,
+      maxUnconfirmedBytes: config.rabbitmq.maxUnconfirmedBytes,
+    },
+  );
   const amqp = new AmqpConnection({
     url: config.rabbitmq.url,
     name: 'chat-system-api',

@@ -37,6 +37,8 @@ const schema = z.object({
   REDIS_KEY_PREFIX: z.string().default('cs:'),
   RABBITMQ_URL: url(['amqp:', 'amqps:']).default('amqp://guest:guest@127.0.0.1:5672'),
   RABBITMQ_QUEUE: z.string().min(1).default('chat-system.writes'),
+  RABBITMQ_MAX_UNCONFIRMED: positiveInt.default(5_000),
+  RABBITMQ_MAX_UNCONFIRMED_BYTES: positiveInt.default(32 * 1024 * 1024),
   ELASTICSEARCH_URL: optionalString.pipe(url(['http:', 'https:']).optional()),
   ELASTICSEARCH_INDEX: z.string().min(1).default('chat-messages'),
   ELASTICSEARCH_USERNAME: optionalString,
@@ -75,7 +77,13 @@ export interface Config {
   readonly adminToken: string | undefined;
   readonly mysql: { readonly url: string; readonly poolMax: number };
   readonly redis: { readonly url: string; readonly keyPrefix: string };
-  readonly rabbitmq: { readonly url: string; readonly queue: string };
+  readonly rabbitmq: {
+    readonly url: string;
+    readonly queue: string;
+    /** Bound on the API's publishes awaiting a confirm, by count and payload bytes. */
+    readonly maxUnconfirmed: number;
+    readonly maxUnconfirmedBytes: number;
+  };
   readonly elasticsearch:
     | {
         readonly url: string;
@@ -135,7 +143,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminToken: e.ADMIN_TOKEN,
     mysql: { url: e.MYSQL_URL, poolMax: e.MYSQL_POOL_MAX },
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
-    rabbitmq: { url: e.RABBITMQ_URL, queue: e.RABBITMQ_QUEUE },
+    rabbitmq: {
+      url: e.RABBITMQ_URL,
+      queue: e.RABBITMQ_QUEUE,
+      maxUnconfirmed: e.RABBITMQ_MAX_UNCONFIRMED,
+      maxUnconfirmedBytes: e.RABBITMQ_MAX_UNCONFIRMED_BYTES,
+    },
     elasticsearch:
       e.ELASTICSEARCH_URL === undefined
         ? undefined

@@ -47,7 +47,18 @@ export function createApiMetrics(registry: Registry) {
     }),
     publishFailures: new Counter({
       name: 'queue_publish_failures_total',
-      help: 'Publishes that were not confirmed (answered 503).',
+      help: 'Accepted publishes that ended without a confirm (answered 503).',
+      registers: [registry],
+    }),
+    publishRefusals: new Counter({
+      name: 'queue_publish_refusals_total',
+      help: 'Publishes refused before anything was sent (answered 503 broker_unavailable), by reason.',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    republishes: new Counter({
+      name: 'queue_republishes_total',
+      help: 'Events sent again after a lost channel, a nack, a return or a slow confirm.',
       registers: [registry],
     }),
     idempotentReplays: new Counter({
