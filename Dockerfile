@@ -44,7 +44,6 @@ RUN --mount=type=cache,target=/root/.npm \
 COPY tsconfig.json tsconfig.build.json ./
 COPY cmd ./cmd
 COPY internal ./internal
-COPY scripts ./scripts
 RUN npm run build
 
 # ---------------------------------------------------------------------------- production dependencies
