@@ -250,16 +250,14 @@ async function ensureEngine(): Promise<number | null> {
 async function stopEngine(pid: number): Promise<void> {
   try {
     process.kill(pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  for (let i = 0; i < 60; i++) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
+    for (let i = 0; i < 60; i++) {
+      process.kill(pid, 0); // throws once it is gone
+      await sleep(500);
     }
-    await sleep(500);
+  } catch {
+    // Gone. dockerd leaves its host network namespace bind-mounted under its exec root, which
+    // would keep the checkout from being deleted: unmount it.
+    await run('umount', [join(enginePaths().execRoot, 'netns', 'default')]).catch(() => undefined);
   }
 }
 
