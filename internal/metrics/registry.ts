@@ -62,6 +62,12 @@ export function createApiMetrics(registry: Registry) {
       labelNames: ['level'] as const,
       registers: [registry],
     }),
+    rateLimited: new Counter({
+      name: 'http_rate_limited_total',
+      help: 'Requests refused with 429, by rate limit rule (applications, creates).',
+      labelNames: ['rule'] as const,
+      registers: [registry],
+    }),
   };
 }
 export type ApiMetrics = ReturnType<typeof createApiMetrics>;

@@ -5,8 +5,15 @@ import type { Logger } from '../log/logger.js';
  * One connection per process. Commands issued while Redis is unreachable fail fast
  * (maxRetriesPerRequest: 1, no offline queue) so requests get a 503, not a hang.
  */
-export function createRedis(url: string, logger: Logger, name: string): Redis {
+export function createRedis(
+  url: string,
+  logger: Logger,
+  name: string,
+  { commandTimeoutMs }: { commandTimeoutMs?: number } = {},
+): Redis {
   const redis = new Redis(url, {
+    // A command that gets no reply in time fails (and maps to a 503) instead of hanging.
+    ...(commandTimeoutMs === undefined ? {} : { commandTimeout: commandTimeoutMs }),
     connectionName: name,
     lazyConnect: true,
     maxRetriesPerRequest: 1,
