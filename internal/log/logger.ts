@@ -1,20 +1,32 @@
-import { pino, type Logger, type LevelWithSilent } from 'pino';
+import {
+  pino,
+  type DestinationStream,
+  type Logger,
+  type LevelWithSilent,
+  type LoggerOptions,
+} from 'pino';
 
 export type { Logger };
 
 /** One root logger per program, created by its composition root and passed down. */
-export function createLogger(program: string, level: LevelWithSilent): Logger {
-  return pino({
+export function createLogger(
+  program: string,
+  level: LevelWithSilent,
+  destination?: DestinationStream,
+): Logger {
+  const options: LoggerOptions = {
     level,
     base: { program },
     timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
+    formatters: { level: (label: string) => ({ level: label }) },
     serializers: { err: serializeError },
     redact: {
       paths: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.adminToken'],
       censor: '[redacted]',
     },
-  });
+  };
+  // stdout unless told otherwise (tests read the lines).
+  return destination === undefined ? pino(options) : pino(options, destination);
 }
 
 // Driver errors carry what they were sent: ioredis puts every command's arguments on its

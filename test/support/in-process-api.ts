@@ -1,7 +1,6 @@
 import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { build } from '../../cmd/api/build.js';
-import { serializeError } from '../../internal/log/logger.js';
+import { createLogger } from '../../internal/log/logger.js';
 import type { Config } from '../../internal/config/config.js';
 import { removeIsolatedResources } from '../e2e/support/system.js';
 import { testConfig } from './environment.js';
@@ -34,7 +33,7 @@ export async function startInProcessApi(env: Record<string, string> = {}): Promi
       callback();
     },
   });
-  const logger = pino({ level: 'debug', serializers: { err: serializeError } }, sink);
+  const logger = createLogger('api', 'debug', sink);
   let port = 0;
   const program = build({
     config,
