@@ -51,6 +51,8 @@ export function createHttpServer(handler: RequestListener, limits: HttpLimits): 
       requestTimeout: limits.requestTimeoutMs,
       keepAliveTimeout: limits.keepAliveTimeoutMs,
       connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+      // Node would answer a missing Host with a bare 400; the app answers it in the error shape.
+      requireHostHeader: false,
     },
     handler,
   );

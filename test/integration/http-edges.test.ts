@@ -143,7 +143,7 @@ describe('http edges over real sockets', function () {
         Buffer.from('"}'),
       ]);
       const bytes = await rawExchange(api.port, jsonRequest('POST', '/api/applications', invalid));
-      expectErrorShape(bytes.response, 400, 'invalid_utf8');
+      expectErrorShape(bytes.response, 400, 'invalid_encoding');
       bytes.socket.destroy();
       const cesu = Buffer.concat([
         Buffer.from('{"application_name":"a'),
@@ -154,7 +154,7 @@ describe('http edges over real sockets', function () {
         api.port,
         jsonRequest('POST', '/api/applications', cesu),
       );
-      expectErrorShape(surrogateBytes.response, 400, 'invalid_utf8');
+      expectErrorShape(surrogateBytes.response, 400, 'invalid_encoding');
       surrogateBytes.socket.destroy();
       const latin1 = Buffer.concat([
         Buffer.from(

@@ -97,7 +97,7 @@ export function jsonBody(): Middleware {
         try {
           text = UTF8.decode(bytes);
         } catch {
-          throw new BadRequestError('The request body is not valid UTF-8.', 'invalid_utf8');
+          throw new BadRequestError('The request body is not valid UTF-8.', 'invalid_encoding');
         }
         if (text.trim() !== '') {
           try {

@@ -60,6 +60,9 @@ export function hasEmptySegment(path: string): boolean {
  */
 export function methodPolicy(methods: MethodsOf): Middleware {
   return async (ctx, next) => {
+    if (ctx.req.httpVersion === '1.1' && ctx.get('Host') === '') {
+      throw new BadRequestError('HTTP/1.1 requests must carry a Host header.', 'missing_host');
+    }
     checkUrl(ctx.url);
     if (hasEmptySegment(ctx.path)) throw new NotFoundError('route');
     const allow = methods(ctx.path);
