@@ -4,7 +4,8 @@
  *   2. the same against a raw node:http baseline doing the same hot-path work, and the ratio;
  *   3. consumer drain rate into MySQL (the backlog of 1 and 2 drained by consumers);
  *   4. 201→readable lag p50/p99 at a sustained rate with a consumer running;
- *   5. the API's resident memory.
+ *   5. the API's resident memory;
+ *   6. the cost of numbering: MySQL reservations per create, and bytes per idempotency record.
  * BENCH_SECONDS (default 10), BENCH_RATE (default 5000/s), BENCH_CONSUMERS (default 1).
  */
 import { readFileSync } from 'node:fs';
@@ -22,6 +23,8 @@ import { migrateTestDatabase, testSequelize } from '../test/support/database.js'
 import { TEST_RABBITMQ_URL, isolatedEnv } from '../test/support/environment.js';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { Redis } from 'ioredis';
+import { KeySpace } from '../internal/counters/keys.js';
 
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
 const rate = Number(process.env['BENCH_RATE'] ?? 5_000);
@@ -123,6 +126,15 @@ async function chatId(token: string, chat: number): Promise<number> {
   return Number(rows[0]?.id);
 }
 
+/** Sums a counter's samples (every label set) from a Prometheus text exposition. */
+async function counter(metricsBase: string, name: string): Promise<number> {
+  const text = await (await fetch(`${metricsBase}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+    .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+}
+
 const programs: Program[] = [];
 const sequelize = testSequelize();
 try {
@@ -179,6 +191,33 @@ try {
   );
   console.log(`  API / baseline   ${((100 * apiRun.rps) / baseRun.rps).toFixed(1)} %`);
   console.log(`  API RSS          ${apiRss} MiB now, ${apiPeak} MiB peak\n`);
+
+  // Numbering's cost: the only MySQL writes on the create path are block reservations.
+  const metricsBase = `http://127.0.0.1:${await api.metricsPort}`;
+  const reservations = await counter(metricsBase, 'numbering_reservations_total');
+  const creates = await counter(metricsBase, 'chat_creates_total');
+  const idempotencyKey = `bench-${Date.now()}`;
+  await fetch(`${base}${path(1)}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'Idempotency-Key': idempotencyKey },
+    body: JSON.stringify({ message_content: 'x'.repeat(10_000) }),
+  });
+  const redis = new Redis(env.REDIS_URL);
+  const recordKey = new KeySpace(env.REDIS_KEY_PREFIX).idempotency(
+    token,
+    'message:1',
+    idempotencyKey,
+  );
+  const recordBytes = Number(await redis.memory('USAGE', recordKey));
+  const valueBytes = (await redis.get(recordKey))?.length ?? 0;
+  await redis.quit();
+  console.log('numbering cost (API, all phases above)');
+  console.log(
+    `  ${reservations} MySQL block reservations for ${creates} creates = ${(reservations / Math.max(1, creates)).toFixed(5)} per create`,
+  );
+  console.log(
+    `  idempotency record of a 10,000-character message: ${valueBytes} bytes of value, ${recordBytes} bytes in Redis (MEMORY USAGE, key included)\n`,
+  );
 
   // Drain: the backlog the last run left in the queue, into MySQL.
   const before = await countMessages(token);
