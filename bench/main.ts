@@ -29,7 +29,8 @@ import { KeySpace } from '../internal/counters/keys.js';
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
 const rate = Number(process.env['BENCH_RATE'] ?? 5_000);
 const consumerCount = Number(process.env['BENCH_CONSUMERS'] ?? 1);
-const env = isolatedEnv('bench');
+// Rate limits off: the benchmark is one client creating as fast as it can.
+const env = { ...isolatedEnv('bench'), RATE_LIMIT_ENABLED: 'false' };
 
 const rssMiB = (pid: number, field: 'VmRSS' | 'VmHWM') => {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8')

@@ -1,4 +1,3 @@
-import { createServer } from 'node:http';
 import { loadConfig, type Config } from '../../internal/config/config.js';
 import { createLogger, type Logger } from '../../internal/log/logger.js';
 import {
@@ -31,6 +30,9 @@ import { openapiDocument } from '../../internal/http/openapi.js';
 import { Readiness } from '../../internal/http/health.js';
 import { createOpsServer } from '../../internal/http/ops-server.js';
 import { closeServer, listen } from '../../internal/http/server.js';
+import { createHttpServer } from '../../internal/http/http-server.js';
+import { clientAddressResolver, rateLimitSubject } from '../../internal/http/client-address.js';
+import { RedisRateLimiter } from '../../internal/ratelimit/redis-rate-limiter.js';
 import { flagCheck, mysqlCheck, redisCheck } from '../../internal/runtime/checks.js';
 import { Deadline, stopBudgetMs, type Program } from '../../internal/runtime/program.js';
 import { createSearchBackend } from '../../internal/search/backend.js';
@@ -50,14 +52,19 @@ export function build(overrides: ApiOverrides = {}): Program {
   const httpMetrics = createHttpMetrics(registry);
   const apiMetrics = createApiMetrics(registry);
 
-  const sequelize = createSequelize(config.mysql);
+  const sequelize = createSequelize({
+    ...config.mysql,
+    queryTimeoutMs: config.limits.mysqlQueryTimeoutMs,
+  });
   const models = defineModels(sequelize);
   const applications = new SqlApplicationRepository(sequelize, models);
   const chats = new SqlChatRepository(sequelize);
   const messages = new SqlMessageRepository(sequelize);
   const outbox = new SearchOutbox(sequelize);
 
-  const redis = createRedis(config.redis.url, logger, 'chat-system-api');
+  const redis = createRedis(config.redis.url, logger, 'chat-system-api', {
+    commandTimeoutMs: config.limits.redisCommandTimeoutMs,
+  });
   registerRedisMemoryMetrics(registry, redis);
   const keys = new KeySpace(config.redis.keyPrefix);
   const cache = new RedisNumberCache(redis, keys, config.idempotencyTtlSeconds);
@@ -122,6 +129,25 @@ export function build(overrides: ApiOverrides = {}): Program {
     search: new SearchService(search.port, applications, chats),
   };
 
+  const limits = config.limits.rateLimit;
+  const clientAddress = clientAddressResolver(config.limits.trustedProxies);
+  const rule = (name: string, { max, windowSeconds }: { max: number; windowSeconds: number }) =>
+    max === 0 ? null : { name, max, windowSeconds };
+  const rateLimit = limits.enabled
+    ? {
+        limiter: new RedisRateLimiter(redis, config.redis.keyPrefix),
+        applications: rule('applications', limits.applications),
+        creates: rule('creates', limits.creates),
+        clientAddress: (ctx: {
+          req: { socket: { remoteAddress?: string | undefined } };
+          get(name: string): string;
+        }) =>
+          rateLimitSubject(clientAddress(ctx.req.socket.remoteAddress, ctx.get('X-Forwarded-For'))),
+        logger,
+        onLimited: (name: string) => apiMetrics.rateLimited.inc({ rule: name }),
+      }
+    : undefined;
+
   const readiness = new Readiness([
     mysqlCheck(sequelize),
     redisCheck(redis),
@@ -135,10 +161,11 @@ export function build(overrides: ApiOverrides = {}): Program {
     readiness,
     services,
     openapi: openapiDocument,
+    corsAllowedOrigins: config.limits.corsAllowedOrigins,
+    ...(rateLimit === undefined ? {} : { rateLimit }),
   });
   const handle = app.callback();
-  const server = createServer((req, res) => void handle(req, res));
-  server.keepAliveTimeout = 65_000;
+  const server = createHttpServer((req, res) => void handle(req, res), config.limits.http);
   const opsServer = createOpsServer(registry, null);
 
   return {

@@ -30,8 +30,13 @@ export function build(overrides: ConsumerOverrides = {}): Program {
   const metrics = createConsumerMetrics(registry);
   const shutdown = new AbortController();
 
-  const sequelize = createSequelize(config.mysql);
-  const redis = createRedis(config.redis.url, logger, 'chat-system-consumer');
+  const sequelize = createSequelize({
+    ...config.mysql,
+    queryTimeoutMs: config.limits.mysqlQueryTimeoutMs,
+  });
+  const redis = createRedis(config.redis.url, logger, 'chat-system-consumer', {
+    commandTimeoutMs: config.limits.redisCommandTimeoutMs,
+  });
   const dirty = new DirtySet(redis, new KeySpace(config.redis.keyPrefix));
   const search = createSearchBackend(config, sequelize, registry, logger);
 

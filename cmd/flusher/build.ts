@@ -41,8 +41,13 @@ export function build(overrides: FlusherOverrides = {}): FlusherProgram {
   const metrics = createFlusherMetrics(registry);
   const stopping = new AbortController();
 
-  const sequelize = createSequelize(config.mysql);
-  const redis = createRedis(config.redis.url, logger, 'chat-system-flusher');
+  const sequelize = createSequelize({
+    ...config.mysql,
+    queryTimeoutMs: config.limits.mysqlQueryTimeoutMs,
+  });
+  const redis = createRedis(config.redis.url, logger, 'chat-system-flusher', {
+    commandTimeoutMs: config.limits.redisCommandTimeoutMs,
+  });
   const keys = new KeySpace(config.redis.keyPrefix);
   const search = createSearchBackend(config, sequelize, registry, logger);
   const flusher = new CounterFlusher({

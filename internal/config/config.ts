@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 // 0 binds a free port (tests read the bound port from the start-up log line).
@@ -63,6 +64,36 @@ const schema = z.object({
   POD_NAME: optionalString,
   KUBERNETES_SERVICE_HOST: optionalString,
   PUSHGATEWAY_URL: optionalString.pipe(url(['http:', 'https:']).optional()),
+  // --- Edge limits: HTTP timeouts, connection cap, driver timeouts, rate limits, CORS ---
+  HTTP_HEADERS_TIMEOUT_MS: positiveInt.default(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: positiveInt.default(30_000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt.default(65_000),
+  HTTP_SOCKET_TIMEOUT_MS: positiveInt.default(120_000),
+  HTTP_MAX_CONNECTIONS: positiveInt.default(4_096),
+  REDIS_COMMAND_TIMEOUT_MS: positiveInt.default(2_000),
+  MYSQL_QUERY_TIMEOUT_MS: positiveInt.default(30_000),
+  RATE_LIMIT_ENABLED: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((value) => value === 'true'),
+  RATE_LIMIT_APPLICATIONS_MAX: z.coerce.number().int().min(0).default(20),
+  RATE_LIMIT_APPLICATIONS_WINDOW_SECONDS: positiveInt.default(60),
+  RATE_LIMIT_CREATES_MAX: z.coerce.number().int().min(0).default(6_000),
+  RATE_LIMIT_CREATES_WINDOW_SECONDS: positiveInt.default(60),
+  TRUSTED_PROXIES: z
+    .string()
+    .default('')
+    .transform((value) => list(value))
+    .refine((cidrs) => cidrs.every(isCidr), 'must be a comma-separated list of IPs or CIDRs'),
+  CORS_ALLOWED_ORIGINS: z
+    .string()
+    .default('')
+    .transform((value) => list(value))
+    .refine(
+      (origins) => origins.every((o) => o === '*' || isOrigin(o)),
+      'must be * or a comma-separated list of origins (scheme://host[:port])',
+    ),
+  // --- end of edge limits ---
 });
 
 type Env = z.infer<typeof schema>;
@@ -118,6 +149,53 @@ export interface Config {
     readonly inCluster: boolean;
     readonly pushgatewayUrl: string | undefined;
   };
+  // Edge limits (HTTP timeouts, connection cap, driver timeouts, rate limits, CORS).
+  readonly limits: EdgeLimits;
+}
+
+export interface EdgeLimits {
+  readonly http: {
+    readonly headersTimeoutMs: number;
+    readonly requestTimeoutMs: number;
+    readonly keepAliveTimeoutMs: number;
+    readonly socketTimeoutMs: number;
+    readonly maxConnections: number;
+  };
+  readonly redisCommandTimeoutMs: number;
+  readonly mysqlQueryTimeoutMs: number;
+  readonly rateLimit: {
+    readonly enabled: boolean;
+    /** 0 turns one limit off. */
+    readonly applications: { readonly max: number; readonly windowSeconds: number };
+    readonly creates: { readonly max: number; readonly windowSeconds: number };
+  };
+  readonly trustedProxies: readonly string[];
+  /** Empty: no cross-origin access. `*`: any origin. */
+  readonly corsAllowedOrigins: readonly string[];
+}
+
+function list(value: string): string[] {
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+function isCidr(value: string): boolean {
+  const [address, bits, ...rest] = value.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  return /^[0-9]{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+function isOrigin(value: string): boolean {
+  try {
+    const parsed = new URL(value);
+    return ['http:', 'https:'].includes(parsed.protocol) && parsed.origin === value;
+  } catch {
+    return false;
+  }
 }
 
 export class ConfigError extends Error {
@@ -183,6 +261,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       identity: e.POD_NAME,
       inCluster: e.KUBERNETES_SERVICE_HOST !== undefined,
       pushgatewayUrl: e.PUSHGATEWAY_URL,
+    },
+    limits: {
+      http: {
+        headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+        requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+        keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+        socketTimeoutMs: e.HTTP_SOCKET_TIMEOUT_MS,
+        maxConnections: e.HTTP_MAX_CONNECTIONS,
+      },
+      redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+      mysqlQueryTimeoutMs: e.MYSQL_QUERY_TIMEOUT_MS,
+      rateLimit: {
+        enabled: e.RATE_LIMIT_ENABLED,
+        applications: {
+          max: e.RATE_LIMIT_APPLICATIONS_MAX,
+          windowSeconds: e.RATE_LIMIT_APPLICATIONS_WINDOW_SECONDS,
+        },
+        creates: {
+          max: e.RATE_LIMIT_CREATES_MAX,
+          windowSeconds: e.RATE_LIMIT_CREATES_WINDOW_SECONDS,
+        },
+      },
+      trustedProxies: e.TRUSTED_PROXIES,
+      corsAllowedOrigins: e.CORS_ALLOWED_ORIGINS,
     },
   };
 }

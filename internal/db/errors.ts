@@ -5,6 +5,8 @@ const TRANSIENT_ERRNOS = new Set([
   1205, // ER_LOCK_WAIT_TIMEOUT
   1213, // ER_LOCK_DEADLOCK
   1290, // ER_OPTION_PREVENTS_STATEMENT: read-only during a failover
+  1969, // ER_STATEMENT_TIMEOUT (MariaDB max_statement_time)
+  3024, // ER_QUERY_TIMEOUT (MySQL max_execution_time)
   2002, // CR_CONNECTION_ERROR
   2003, // CR_CONN_HOST_ERROR
   2006, // CR_SERVER_GONE_ERROR

@@ -104,6 +104,27 @@ export interface HealthCheck {
   check(): Promise<void>;
 }
 
+/** One rate limit: at most `max` requests per `windowSeconds`, per subject. */
+export interface RateLimitRule {
+  /** Names the policy in the RateLimit headers and the store's keys. */
+  readonly name: string;
+  readonly max: number;
+  readonly windowSeconds: number;
+}
+
+export interface RateLimitDecision {
+  readonly allowed: boolean;
+  /** Requests left in the current window after this one (0 when refused). */
+  readonly remaining: number;
+  /** Seconds until the window resets. */
+  readonly resetSeconds: number;
+}
+
+/** Counts requests per subject in a store all API replicas share. */
+export interface RateLimiter {
+  take(rule: RateLimitRule, subject: string): Promise<RateLimitDecision>;
+}
+
 /** Where a number is taken from: an application's chats, or one chat's messages. */
 export type NumberScope =
   { readonly kind: 'chats' } | { readonly kind: 'messages'; readonly chat: number };

@@ -6,6 +6,10 @@ import type { Readiness } from './health.js';
 import { errorMiddleware } from './middleware/errors.js';
 import { jsonBody } from './middleware/json-body.js';
 import { requestContext } from './middleware/request-context.js';
+import { closeUnreadBodies } from './middleware/connection.js';
+import { methodPolicy, methodsOf } from './middleware/method-policy.js';
+import { rateLimit, type RateLimitOptions } from './middleware/rate-limit.js';
+import { securityHeaders } from './middleware/security-headers.js';
 import { apiRouter, type ApiServices } from './routes/api.js';
 
 export interface AppDeps {
@@ -14,6 +18,10 @@ export interface AppDeps {
   readonly readiness: Readiness;
   readonly services: ApiServices;
   readonly openapi: object;
+  /** Rate limits on creates; absent: none. */
+  readonly rateLimit?: RateLimitOptions;
+  /** Origins allowed cross-origin access (`*`: any); empty or absent: none. */
+  readonly corsAllowedOrigins?: readonly string[];
 }
 
 export function createApp(deps: AppDeps): Koa {
@@ -35,12 +43,15 @@ export function createApp(deps: AppDeps): Koa {
   });
 
   const api = apiRouter(deps.services);
+  const methods = methodsOf([ops, api]);
   app
     .use(requestContext(deps.metrics, deps.logger))
+    .use(closeUnreadBodies())
     .use(errorMiddleware(deps.logger))
-    .use(jsonBody())
-    .use(ops.routes())
-    .use(api.routes())
-    .use(api.allowedMethods());
+    .use(securityHeaders(deps.corsAllowedOrigins ?? [], methods))
+    // Unknown paths and methods, OPTIONS and bad URLs are answered before any body is read.
+    .use(methodPolicy(methods));
+  if (deps.rateLimit !== undefined) app.use(rateLimit(deps.rateLimit));
+  app.use(jsonBody()).use(ops.routes()).use(api.routes());
   return app;
 }

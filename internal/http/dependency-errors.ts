@@ -17,6 +17,7 @@ export function asDependencyFailure(err: unknown): ServiceUnavailableError | nul
     err.name === 'MaxRetriesPerRequestError' ||
     err.message.includes('enableOfflineQueue') ||
     err.message === 'Connection is closed.' ||
+    err.message === 'Command timed out' ||
     (err.name === 'ReplyError' && REDIS_REPLIES.test(err.message))
   ) {
     return new ServiceUnavailableError('Redis', 2, err);

@@ -73,6 +73,12 @@ export function createApiMetrics(registry: Registry) {
       labelNames: ['level'] as const,
       registers: [registry],
     }),
+    rateLimited: new Counter({
+      name: 'http_rate_limited_total',
+      help: 'Requests refused with 429, by rate limit rule (applications, creates).',
+      labelNames: ['rule'] as const,
+      registers: [registry],
+    }),
     reservations: new Counter({
       name: 'numbering_reservations_total',
       help: 'Blocks of numbers reserved in MySQL (the only MySQL write on the create path).',

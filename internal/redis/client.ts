@@ -8,8 +8,15 @@ import type { Logger } from '../log/logger.js';
  * Redis it talks to per connection (service/numbering.ts), and a command re-sent after a
  * restart would skip that check.
  */
-export function createRedis(url: string, logger: Logger, name: string): Redis {
+export function createRedis(
+  url: string,
+  logger: Logger,
+  name: string,
+  { commandTimeoutMs }: { commandTimeoutMs?: number } = {},
+): Redis {
   const redis = new Redis(url, {
+    // A command that gets no reply in time fails (and maps to a 503) instead of hanging.
+    ...(commandTimeoutMs === undefined ? {} : { commandTimeout: commandTimeoutMs }),
     connectionName: name,
     lazyConnect: true,
     maxRetriesPerRequest: 0,

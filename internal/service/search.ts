@@ -1,6 +1,6 @@
 import type { ApplicationRepository, ChatRepository, SearchPort } from '../domain/ports.js';
-import { BadRequestError, NotFoundError } from '../domain/errors.js';
-import { isWellFormedToken, single } from '../domain/validation.js';
+import { BadRequestError, NotFoundError, ValidationError } from '../domain/errors.js';
+import { isWellFormedText, isWellFormedToken, single } from '../domain/validation.js';
 import { parseSearchQuery } from '../search/query.js';
 
 export interface SearchRequest {
@@ -40,7 +40,8 @@ export class SearchService {
       );
     }
     const limit = integer(single(query, 'limit'), 'limit', 1, MAX_LIMIT) ?? DEFAULT_LIMIT;
-    const offset = integer(single(query, 'offset'), 'offset', 0, MAX_WINDOW - limit) ?? 0;
+    // Any offset inside the result window is accepted; the page is cut at the window's end.
+    const offset = integer(single(query, 'offset'), 'offset', 0, MAX_WINDOW - 1) ?? 0;
     return { terms, limit, offset };
   }
 
@@ -70,6 +71,11 @@ function fromBody(body: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string') {
     throw new BadRequestError('search_query must be a string.', 'invalid_query');
+  }
+  if (!isWellFormedText(value)) {
+    throw new ValidationError([
+      { field: 'search_query', message: 'must be valid Unicode text (it holds a lone surrogate)' },
+    ]);
   }
   return value;
 }

@@ -291,10 +291,32 @@ Usage: include "chat-system.env" (dict "ctx" $ "extraEnv" .Values.api.extraEnv)
     name: {{ include "chat-system.fullname" . }}-config
 {{- end -}}
 
-{{/* Pod annotations that roll the pods when their configuration changes. */}}
+{{/*
+Pod annotations that roll the pods when their configuration changes. checksum/secret-values
+hashes the *values* of every Secret the pods read: inline passwords as rendered here, and the
+live data of each referenced Secret (generated or existingSecret) as `lookup` reads it at
+upgrade time, so `helm upgrade` after a password rotation restarts the pods. (`lookup` sees
+nothing under `helm template`/GitOps renderers: there only inline values and names count.)
+*/}}
 {{- define "chat-system.checksumAnnotations" -}}
 checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha256sum }}
-checksum/secret-refs: {{ list .Values.adminToken (include "chat-system.connectionEnv" .) | toJson | sha256sum }}
+checksum/secret-values: {{ include "chat-system.secretValues" . | sha256sum }}
+{{- end -}}
+
+{{- define "chat-system.secretValues" -}}
+{{- $names := list -}}
+{{- range (include "chat-system.connectionEnv" . | fromYamlArray) -}}
+{{- with ((.valueFrom).secretKeyRef).name }}{{ $names = append $names . }}{{ end -}}
+{{- end -}}
+{{- if .Values.adminToken.enabled -}}
+{{- $names = append $names (default (include "chat-system.secretName" .) .Values.adminToken.existingSecret) -}}
+{{- end -}}
+{{- $live := dict -}}
+{{- range ($names | uniq | sortAlpha) -}}
+{{- $secret := lookup "v1" "Secret" $.Release.Namespace . -}}
+{{- $_ := set $live . (($secret).data | default dict) -}}
+{{- end -}}
+{{- list $live .Values.adminToken (include (print .Template.BasePath "/external-secret.yaml") .) | toJson -}}
 {{- end -}}
 
 {{/*
@@ -378,4 +400,49 @@ topologySpreadConstraints:
 {{- fail (printf "%s.autoscaling.minReplicas must not exceed maxReplicas" $name) -}}
 {{- end -}}
 {{- end -}}
+{{- end -}}
+
+{{/*
+Egress of the programs when networkPolicy.enabled: DNS, this release's data services on their
+ports, and networkPolicy.egress.extraTo (external services, a Pushgateway…).
+*/}}
+{{- define "chat-system.egressRules" -}}
+{{- $v := .Values -}}
+- to:
+    {{- toYaml $v.networkPolicy.egress.dnsTo | nindent 4 }}
+  ports:
+    - port: 53
+      protocol: UDP
+    - port: 53
+      protocol: TCP
+{{- $services := list -}}
+{{- $ports := list -}}
+{{- range $name := list "mysql" "redis" "rabbitmq" "elasticsearch" -}}
+{{- $sub := index $v $name -}}
+{{- if $sub.enabled -}}
+{{- $services = append $services $name -}}
+{{- $ports = append $ports (int $sub.service.port) -}}
+{{- end -}}
+{{- end -}}
+{{- if $services }}
+- to:
+    - podSelector:
+        matchExpressions:
+          - key: app.kubernetes.io/instance
+            operator: In
+            values:
+              - {{ .Release.Name | quote }}
+          - key: app.kubernetes.io/name
+            operator: In
+            values:
+              {{- toYaml $services | nindent 14 }}
+  ports:
+    {{- range $ports }}
+    - port: {{ . }}
+      protocol: TCP
+    {{- end }}
+{{- end }}
+{{- with $v.networkPolicy.egress.extraTo }}
+{{ toYaml . }}
+{{- end }}
 {{- end -}}

@@ -33,8 +33,12 @@ const param = (ctx: RouterContext, name: string): string => String(ctx.params[na
 const chatNumber = (ctx: RouterContext) => parseNumberParam(param(ctx, 'chat'), 'chat number');
 const messageNumber = (ctx: RouterContext) =>
   parseNumberParam(param(ctx, 'message'), 'message number');
-const idempotencyKey = (ctx: RouterContext) =>
-  parseIdempotencyKey(ctx.get('Idempotency-Key') || undefined);
+/** Absent is no key; present but empty is a bad key (400), never silently no key. */
+const rawIdempotencyKey = (ctx: RouterContext): string | undefined => {
+  const value = ctx.request.headers['idempotency-key'];
+  return value === undefined ? undefined : String(value);
+};
+const idempotencyKey = (ctx: RouterContext) => parseIdempotencyKey(rawIdempotencyKey(ctx));
 
 function answerCreated(
   ctx: RouterContext,
@@ -59,7 +63,7 @@ export function apiRouter(s: ApiServices): Router {
 
   router.post('/applications', async (ctx) => {
     const { name } = parseApplicationInput(bodyOf(ctx));
-    const key = parseIdempotencyKey(ctx.get('Idempotency-Key') || undefined, {
+    const key = parseIdempotencyKey(rawIdempotencyKey(ctx), {
       minLength: APPLICATION_KEY_MIN_LENGTH,
     });
     answerCreated(ctx, await s.applications.create(name, key), 'application', s);

@@ -105,6 +105,9 @@ export async function startSystem({ apis = 2, consumers = 2 } = {}): Promise<Sys
     ...isolatedEnv('e2e', suffix),
     CONSUMER_BATCH_WAIT_MS: '5',
     SHUTDOWN_TIMEOUT_MS: '5000',
+    // Every suite creates applications from one address: the limiter runs, but never refuses.
+    RATE_LIMIT_APPLICATIONS_MAX: '1000000',
+    RATE_LIMIT_CREATES_MAX: '1000000',
   };
   const running: Program[] = [];
   const launch = (name: 'api' | 'consumer', extra: Record<string, string> = {}) => {

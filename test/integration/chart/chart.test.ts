@@ -651,7 +651,7 @@ describe('Helm chart charts/chat-system', function () {
 
     it('lets only the ingress controller (and the helm test) reach the API, and only monitoring its metrics', () => {
       const policy = named(objects(), 'NetworkPolicy', 'chat-chat-system-api')['spec'];
-      expect(policy.policyTypes).to.deep.equal(['Ingress']);
+      expect(policy.policyTypes).to.deep.equal(['Ingress', 'Egress']);
       const [publicRule, metricsRule] = policy.ingress;
       expect(publicRule.ports).to.deep.equal([{ port: 'http', protocol: 'TCP' }]);
       expect(publicRule.from).to.deep.equal([
@@ -684,12 +684,90 @@ describe('Helm chart charts/chat-system', function () {
 
     it('denies all inbound traffic to the flusher, migration and reindex pods', () => {
       const policy = named(objects(), 'NetworkPolicy', 'chat-chat-system-jobs')['spec'];
-      expect(policy.policyTypes).to.deep.equal(['Ingress']);
+      expect(policy.policyTypes).to.deep.equal(['Ingress', 'Egress']);
       expect(policy.ingress).to.equal(undefined);
       const components = policy.podSelector.matchExpressions.find(
         (e: { key: string }) => e.key === 'app.kubernetes.io/component',
       ).values;
       expect(components).to.deep.equal(['flusher', 'migrate', 'reindex']);
+    });
+    it('lets the programs reach only DNS, their data services and (the jobs) the Kubernetes API', () => {
+      const dataRule = {
+        to: [
+          {
+            podSelector: {
+              matchExpressions: [
+                { key: 'app.kubernetes.io/instance', operator: 'In', values: [RELEASE] },
+                {
+                  key: 'app.kubernetes.io/name',
+                  operator: 'In',
+                  values: ['mysql', 'redis', 'rabbitmq', 'elasticsearch'],
+                },
+              ],
+            },
+          },
+        ],
+        ports: [3306, 6379, 5672, 9200].map((port) => ({ port, protocol: 'TCP' })),
+      };
+      for (const name of ['api', 'consumer', 'jobs']) {
+        const egress = named(objects(), 'NetworkPolicy', `chat-chat-system-${name}`)['spec'].egress;
+        expect(egress[0].ports, name).to.deep.equal([
+          { port: 53, protocol: 'UDP' },
+          { port: 53, protocol: 'TCP' },
+        ]);
+        expect(egress[0].to[0].podSelector.matchLabels).to.deep.equal({ 'k8s-app': 'kube-dns' });
+        expect(egress[1], name).to.deep.equal(dataRule);
+        expect(egress, name).to.have.length(name === 'jobs' ? 3 : 2);
+      }
+      const jobs = named(objects(), 'NetworkPolicy', 'chat-chat-system-jobs')['spec'].egress;
+      expect(jobs[2].ports).to.deep.equal([
+        { port: 443, protocol: 'TCP' },
+        { port: 6443, protocol: 'TCP' },
+      ]);
+    });
+  });
+
+  describe('secrets, the message broker user and the edge limits', () => {
+    it('rolls the pods when a Secret value changes, not only its name', async () => {
+      const external = combos['external services (all subcharts off)']!;
+      const checksum = (objs: K8sObject[]) =>
+        podTemplates([named(objs, 'Deployment', 'chat-chat-system-api')])[0]!.owner['spec'].template
+          .metadata.annotations;
+      const before = checksum(render('external services (all subcharts off)'));
+      const rotated = await helmTemplate(helm, {
+        ...external,
+        release: RELEASE,
+        namespace: NAMESPACE,
+        set: { 'externalRedis.password': 'rotated-redis-password' },
+      });
+      expect(before['checksum/secret-values']).to.match(/^[0-9a-f]{64}$/);
+      expect(before).to.not.have.property('checksum/secret-refs');
+      expect(checksum(rotated)['checksum/secret-values']).to.not.equal(
+        before['checksum/secret-values'],
+      );
+    });
+
+    it('creates the RabbitMQ application user without the administrator tag, on its vhost only', () => {
+      const config = named(render('defaults'), 'ConfigMap', 'chat-rabbitmq-config')['data'][
+        'rabbitmq.conf'
+      ] as string;
+      expect(config).to.include('default_user_tags.administrator = false');
+      expect(config).to.include('default_vhost = /');
+      expect(config).to.match(/default_permissions\.configure = /);
+    });
+
+    it('passes the edge limits, trusted proxies and CORS origins to the programs', () => {
+      const data = named(render('defaults'), 'ConfigMap', 'chat-chat-system-config')['data'];
+      expect(data).to.include({
+        HTTP_HEADERS_TIMEOUT_MS: '10000',
+        HTTP_MAX_CONNECTIONS: '4096',
+        REDIS_COMMAND_TIMEOUT_MS: '2000',
+        MYSQL_QUERY_TIMEOUT_MS: '30000',
+        RATE_LIMIT_ENABLED: 'true',
+        RATE_LIMIT_APPLICATIONS_MAX: '20',
+        TRUSTED_PROXIES: '10.0.0.0/8,172.16.0.0/12,192.168.0.0/16',
+        CORS_ALLOWED_ORIGINS: '',
+      });
     });
   });
 

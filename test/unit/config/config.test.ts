@@ -48,4 +48,50 @@ describe('config/loadConfig', () => {
     expect(config.elasticsearch).to.equal(undefined);
     expect(config.adminToken).to.equal(undefined);
   });
+
+  it('parses the edge limits with safe defaults, and refuses bad ones', () => {
+    const defaults = loadConfig({}).limits;
+    expect(defaults.http).to.deep.equal({
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 65_000,
+      socketTimeoutMs: 120_000,
+      maxConnections: 4_096,
+    });
+    expect(defaults.redisCommandTimeoutMs).to.equal(2_000);
+    expect(defaults.mysqlQueryTimeoutMs).to.equal(30_000);
+    expect(defaults.rateLimit.enabled).to.equal(true);
+    expect(defaults.rateLimit.applications).to.deep.equal({ max: 20, windowSeconds: 60 });
+    expect(defaults.trustedProxies).to.deep.equal([]);
+    expect(defaults.corsAllowedOrigins).to.deep.equal([]);
+
+    const set = loadConfig({
+      RATE_LIMIT_ENABLED: 'false',
+      TRUSTED_PROXIES: '10.0.0.0/8, 192.168.1.1,fd00::/8',
+      CORS_ALLOWED_ORIGINS: 'https://a.example,http://localhost:3000',
+    }).limits;
+    expect(set.rateLimit.enabled).to.equal(false);
+    expect(set.trustedProxies).to.deep.equal(['10.0.0.0/8', '192.168.1.1', 'fd00::/8']);
+    expect(set.corsAllowedOrigins).to.deep.equal(['https://a.example', 'http://localhost:3000']);
+
+    let caught: unknown;
+    try {
+      loadConfig({
+        TRUSTED_PROXIES: '10.0.0.0/33',
+        CORS_ALLOWED_ORIGINS: 'https://a.example/path',
+        HTTP_HEADERS_TIMEOUT_MS: '0',
+        RATE_LIMIT_ENABLED: 'yes',
+      });
+    } catch (err) {
+      caught = err;
+    }
+    const problems = (caught as ConfigError).problems.join('\n');
+    for (const name of [
+      'TRUSTED_PROXIES',
+      'CORS_ALLOWED_ORIGINS',
+      'HTTP_HEADERS_TIMEOUT_MS',
+      'RATE_LIMIT_ENABLED',
+    ])
+      expect(problems).to.include(name);
+  });
 });

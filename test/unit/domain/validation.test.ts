@@ -150,3 +150,28 @@ describe('domain/validation', () => {
     expect(isWellFormedToken('../../etc/passwd')).to.equal(false);
   });
 });
+
+describe('domain/validation: text that cannot be stored exactly (defect 2)', () => {
+  it('refuses a lone surrogate with 422 naming the field, and keeps surrogate pairs', async () => {
+    const { parseApplicationInput, parseChatInput, parseMessageInput } =
+      await import('../../../internal/domain/validation.js');
+    const { ValidationError } = await import('../../../internal/domain/errors.js');
+    const cases: [() => unknown, string][] = [
+      [() => parseApplicationInput({ application_name: 'a\ud800b' }), 'application_name'],
+      [() => parseChatInput({ chat_name: '\udc00' }, { required: false }), 'chat_name'],
+      [() => parseMessageInput({ message_content: 'x\ud83d' }), 'message_content'],
+    ];
+    for (const [parse, field] of cases) {
+      let caught: unknown;
+      try {
+        parse();
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).to.be.instanceOf(ValidationError);
+      expect((caught as InstanceType<typeof ValidationError>).status).to.equal(422);
+      expect((caught as InstanceType<typeof ValidationError>).issues[0]?.field).to.equal(field);
+    }
+    expect(parseMessageInput({ message_content: 'a\u{1F600}b' }).content).to.equal('a\u{1F600}b');
+  });
+});

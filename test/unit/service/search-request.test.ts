@@ -55,6 +55,36 @@ describe('service/search request parsing', () => {
   });
 });
 
+describe('service/search offset maximum (defect 6)', () => {
+  it('accepts exactly the maximum the OpenAPI document states, with any limit', async () => {
+    const { openapiDocument } = await import('../../../internal/http/openapi.js');
+    const doc = openapiDocument as {
+      paths: Record<
+        string,
+        { get: { parameters: { name: string; schema: { maximum: number } }[] } }
+      >;
+    };
+    const offset = doc.paths['/api/applications/{token}/chats/{chat}/search']!.get.parameters.find(
+      (p) => p.name === 'offset',
+    )!;
+    const max = offset.schema.maximum;
+    for (const limit of ['1', '20', '100']) {
+      expect(service.parseRequest({ q: 'a', limit, offset: String(max) }, undefined)).to.include({
+        offset: max,
+      });
+      expect(
+        codeOf(() => service.parseRequest({ q: 'a', limit, offset: String(max + 1) }, undefined)),
+      ).to.equal('invalid_query');
+    }
+  });
+
+  it('refuses a lone surrogate in a JSON search_query with 422 naming the field', () => {
+    expect(codeOf(() => service.parseRequest({}, { search_query: 'a\ud800' }))).to.equal(
+      'validation_failed',
+    );
+  });
+});
+
 describe('search/mysql likePattern', () => {
   it('escapes LIKE wildcards and its own escape character', () => {
     expect(likePattern('100%')).to.equal('%100!%%');
