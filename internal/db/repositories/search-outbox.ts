@@ -1,16 +1,16 @@
 import { QueryTypes, type Sequelize } from 'sequelize';
-import type { IndexedMessage } from '../../domain/ports.js';
+import type { OutboxEntry, OutboxLag, SearchOutboxPort } from '../../domain/ports.js';
 import { sqlDateTime } from '../datetime.js';
 import { MESSAGE_COLUMNS, MESSAGE_JOINS, toMessage, type MessageRow } from './rows.js';
 
-export interface OutboxEntry {
-  readonly message: IndexedMessage;
-  readonly messageId: number;
-  readonly queuedAt: Date;
-}
+export type { OutboxEntry };
 
-/** Edited messages still to be re-indexed; drained by the API's fast path and the flusher. */
-export class SearchOutbox {
+/**
+ * Messages still to be indexed: new ones (queued in the consumer's batch transaction when a
+ * search index is configured) and edited ones (queued in the edit's transaction). Drained by
+ * the consumer's search indexer, and for one edit at once by the API's fast path.
+ */
+export class SearchOutbox implements SearchOutboxPort {
   constructor(private readonly sequelize: Sequelize) {}
 
   async pending(limit: number, where?: { token: string; chatNumber: number; number: number }) {
@@ -38,6 +38,15 @@ export class SearchOutbox {
       queuedAt: row.queued_at,
       message: toMessage(row),
     }));
+  }
+
+  /** Pending count and oldest entry; the queued_at index makes MIN a single lookup. */
+  async lag(): Promise<OutboxLag> {
+    const [row] = await this.sequelize.query<{ pending: number | string; oldest: Date | null }>(
+      'SELECT COUNT(*) AS pending, MIN(queued_at) AS oldest FROM search_outbox',
+      { type: QueryTypes.SELECT },
+    );
+    return { pending: Number(row?.pending ?? 0), oldestQueuedAt: row?.oldest ?? null };
   }
 
   /** Removes entries that were not queued again since they were read. */
