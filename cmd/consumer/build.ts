@@ -96,7 +96,8 @@ export function build(overrides: ConsumerOverrides = {}): Program {
     mysqlCheck(sequelize),
     redisCheck(redis),
     flagCheck('rabbitmq', () => consumer.consuming),
-    ...search.checks,
+    // Reported only: an index outage delays search, never persistence.
+    ...search.checks.map((c) => ({ name: c.name, critical: false, check: () => c.check() })),
   ]);
   const opsServer = createOpsServer(registry, readiness);
   let indexLoop: Promise<void> | null = null;
