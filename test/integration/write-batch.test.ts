@@ -180,6 +180,22 @@ describe('db: repositories and batch persistence (MariaDB)', function () {
     expect(await outbox.pending(10, where)).to.deep.equal([]);
   });
 
+  it('keeps an outbox entry queued again (edited) after it was read', async () => {
+    const app = await newApp();
+    await persistWriteBatch(sequelize, [chatEvent(app.token, 1), messageEvent(app.token, 1, 1)]);
+    await messages.edit(app.token, 1, 1, 'first edit');
+    const outbox = new SearchOutbox(sequelize);
+    const where = { token: app.token, chatNumber: 1, number: 1 };
+    const read = await outbox.pending(10, where);
+    await new Promise((r) => setTimeout(r, 5));
+    await messages.edit(app.token, 1, 1, 'second edit');
+    await outbox.done(read);
+    const left = await outbox.pending(10, where);
+    expect(left.map((e) => e.message.content)).to.deep.equal(['second edit']);
+    await outbox.done(left);
+    expect(await outbox.pending(10, where)).to.deep.equal([]);
+  });
+
   it('queues new messages for indexing in the batch transaction only when asked to', async () => {
     const app = await newApp();
     const outbox = new SearchOutbox(sequelize);

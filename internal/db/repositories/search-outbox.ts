@@ -53,7 +53,9 @@ export class SearchOutbox implements SearchOutboxPort {
   async done(entries: readonly OutboxEntry[]): Promise<void> {
     if (entries.length === 0) return;
     await this.sequelize.query(
-      `DELETE FROM search_outbox WHERE ${entries.map(() => '(message_id = ? AND queued_at = ?)').join(' OR ')}`,
+      // A row-constructor IN is one range lookup per pair; a chain of ORs costs several
+      // times more to optimise at a thousand pairs.
+      `DELETE FROM search_outbox WHERE (message_id, queued_at) IN (${entries.map(() => '(?, ?)').join(', ')})`,
       { replacements: entries.flatMap((e) => [e.messageId, sqlDateTime(e.queuedAt)]) },
     );
   }
