@@ -3,11 +3,13 @@
  * (read and validate the JSON body, take the number with the same Redis script, publish with
  * a confirm, answer 201) and nothing else: no Koa, router, middleware or metrics.
  */
-import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { loadConfig } from '../internal/config/config.js';
 import { KeySpace } from '../internal/counters/keys.js';
-import { NumberAllocator } from '../internal/counters/numbers.js';
+import { RedisNumberCache } from '../internal/counters/numbers.js';
+import { createSequelize } from '../internal/db/sequelize.js';
+import { SqlNumberLedger } from '../internal/db/repositories/number-ledger.js';
+import { Numbering } from '../internal/service/numbering.js';
 import { AmqpConnection } from '../internal/queue/connection.js';
 import { ConfirmPublisher } from '../internal/queue/publisher.js';
 import { createRedis } from '../internal/redis/client.js';
@@ -16,11 +18,29 @@ import { createLogger } from '../internal/log/logger.js';
 const config = loadConfig();
 const logger = createLogger('baseline', 'warn');
 const redis = createRedis(config.redis.url, logger, 'bench-baseline');
-const numbers = new NumberAllocator(redis, new KeySpace(config.redis.keyPrefix), 60);
-const publisher = new ConfirmPublisher(config.rabbitmq.queue, {
-  confirmed: () => undefined,
-  failed: () => undefined,
-});
+const cache = new RedisNumberCache(redis, new KeySpace(config.redis.keyPrefix), 60);
+const publisher = new ConfirmPublisher(
+  config.rabbitmq.queue,
+  {
+    confirmed: () => undefined,
+    failed: () => undefined,
+    refused: () => undefined,
+    republished: () => undefined,
+  },
+  {
+    maxUnconfirmed: config.rabbitmq.maxUnconfirmed,
+    maxUnconfirmedBytes: config.rabbitmq.maxUnconfirmedBytes,
+  },
+);
+const ignore = () => undefined;
+const numbering = new Numbering(
+  cache,
+  new SqlNumberLedger(createSequelize(config.mysql)),
+  publisher,
+  { ...config.numbering, fenceMarginMs: 1_000 },
+  { reserved: ignore, revalidated: ignore, epochBegan: ignore, pending: ignore },
+  logger,
+);
 const amqp = new AmqpConnection({
   url: config.rabbitmq.url,
   name: 'bench-baseline',
@@ -47,26 +67,25 @@ const server = createServer((req, res) => {
           throw new Error('invalid');
         const token = match[1]!;
         const chatNumber = Number(match[2]);
-        const allocation = await numbers.allocateMessage(token, chatNumber, null);
-        if (allocation.kind !== 'issued') throw new Error(allocation.kind);
-        const createdAt = new Date().toISOString();
+        const decision = await numbering.take(token, { kind: 'messages', chat: chatNumber }, null);
+        const { createdAt } = decision;
         await publisher.publish(
           {
             kind: 'message.created',
-            eventId: randomUUID(),
+            eventId: decision.eventId,
             applicationToken: token,
             chatNumber,
-            messageNumber: allocation.number,
+            messageNumber: decision.number,
             content: body.message_content,
             createdAt,
           },
-          { sendBy: Date.now() + 5_000 },
+          { sendBy: decision.sendBy },
         );
         const payload = JSON.stringify({
           type: 'message',
           application_token: token,
           chat_number: chatNumber,
-          message_number: allocation.number,
+          message_number: decision.number,
           message_content: body.message_content,
           created_at: createdAt,
           updated_at: createdAt,

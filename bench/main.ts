@@ -6,7 +6,8 @@
  *      search index configured (a stand-in accepting every document): each batch also writes
  *      search_outbox, and the indexer drains it meanwhile;
  *   4. 201→readable lag p50/p99 at a sustained rate with a consumer running;
- *   5. the API's resident memory.
+ *   5. the API's resident memory;
+ *   6. the cost of numbering: MySQL reservations per create, and bytes per idempotency record.
  * BENCH_SECONDS (default 10), BENCH_RATE (default 5000/s), BENCH_CONSUMERS (default 1).
  */
 import { readFileSync } from 'node:fs';
@@ -24,6 +25,8 @@ import { migrateTestDatabase, testSequelize } from '../test/support/database.js'
 import { TEST_RABBITMQ_URL, isolatedEnv } from '../test/support/environment.js';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { Redis } from 'ioredis';
+import { KeySpace } from '../internal/counters/keys.js';
 import { startSearchStandIn } from '../test/support/search-stand-in.js';
 
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
@@ -135,6 +138,15 @@ async function chatId(token: string, chat: number): Promise<number> {
   return Number(rows[0]?.id);
 }
 
+/** Sums a counter's samples (every label set) from a Prometheus text exposition. */
+async function counter(metricsBase: string, name: string): Promise<number> {
+  const text = await (await fetch(`${metricsBase}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+    .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+}
+
 const programs: Program[] = [];
 let stopSearch: () => Promise<void> = () => Promise.resolve();
 const sequelize = testSequelize();
@@ -192,6 +204,33 @@ try {
   );
   console.log(`  API / baseline   ${((100 * apiRun.rps) / baseRun.rps).toFixed(1)} %`);
   console.log(`  API RSS          ${apiRss} MiB now, ${apiPeak} MiB peak\n`);
+
+  // Numbering's cost: the only MySQL writes on the create path are block reservations.
+  const metricsBase = `http://127.0.0.1:${await api.metricsPort}`;
+  const reservations = await counter(metricsBase, 'numbering_reservations_total');
+  const creates = await counter(metricsBase, 'chat_creates_total');
+  const idempotencyKey = `bench-${Date.now()}`;
+  await fetch(`${base}${path(1)}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'Idempotency-Key': idempotencyKey },
+    body: JSON.stringify({ message_content: 'x'.repeat(10_000) }),
+  });
+  const redis = new Redis(env.REDIS_URL);
+  const recordKey = new KeySpace(env.REDIS_KEY_PREFIX).idempotency(
+    token,
+    'message:1',
+    idempotencyKey,
+  );
+  const recordBytes = Number(await redis.memory('USAGE', recordKey));
+  const valueBytes = (await redis.get(recordKey))?.length ?? 0;
+  await redis.quit();
+  console.log('numbering cost (API, all phases above)');
+  console.log(
+    `  ${reservations} MySQL block reservations for ${creates} creates = ${(reservations / Math.max(1, creates)).toFixed(5)} per create`,
+  );
+  console.log(
+    `  idempotency record of a 10,000-character message: ${valueBytes} bytes of value, ${recordBytes} bytes in Redis (MEMORY USAGE, key included)\n`,
+  );
 
   // Drain: the backlog the last run left in the queue, into MySQL.
   const before = await countMessages(token);

@@ -15,9 +15,9 @@
  *   --skip-rollout                           only drive the API
  */
 import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { e2eSettings } from '../internal/k8s/e2e-settings.js';
-import { waitForRelease } from '../internal/k8s/rollout.js';
-import { runSmokeTest } from '../internal/k8s/smoke.js';
+import { e2eSettings } from './e2e-k8s/settings.js';
+import { waitForRelease } from './e2e-k8s/rollout.js';
+import { runSmokeTest } from './e2e-k8s/smoke.js';
 
 async function main(): Promise<void> {
   const settings = e2eSettings(process.argv.slice(2), process.env);

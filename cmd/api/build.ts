@@ -12,14 +12,18 @@ import { SqlApplicationRepository } from '../../internal/db/repositories/applica
 import { SqlChatRepository } from '../../internal/db/repositories/chats.js';
 import { SqlMessageRepository } from '../../internal/db/repositories/messages.js';
 import { SearchOutbox } from '../../internal/db/repositories/search-outbox.js';
+import { SqlNumberLedger } from '../../internal/db/repositories/number-ledger.js';
 import { createRedis } from '../../internal/redis/client.js';
+import { registerRedisMemoryMetrics } from '../../internal/redis/memory-metrics.js';
 import { KeySpace } from '../../internal/counters/keys.js';
-import { NumberAllocator } from '../../internal/counters/numbers.js';
+import { RedisApplicationKeys, RedisNumberCache } from '../../internal/counters/numbers.js';
 import { AmqpConnection } from '../../internal/queue/connection.js';
-import { ConfirmPublisher } from '../../internal/queue/publisher.js';
+import { ConfirmPublisher, REFUSAL_REASONS } from '../../internal/queue/publisher.js';
 import { ApplicationService } from '../../internal/service/applications.js';
 import { ChatService } from '../../internal/service/chats.js';
 import { MessageService } from '../../internal/service/messages.js';
+import { Numbering } from '../../internal/service/numbering.js';
+import { QueuedCreates } from '../../internal/service/queued-create.js';
 import { SearchService } from '../../internal/service/search.js';
 import { reindexEdits } from '../../internal/service/reindex-edits.js';
 import { createApp } from '../../internal/http/app.js';
@@ -54,13 +58,24 @@ export function build(overrides: ApiOverrides = {}): Program {
   const outbox = new SearchOutbox(sequelize);
 
   const redis = createRedis(config.redis.url, logger, 'chat-system-api');
+  registerRedisMemoryMetrics(registry, redis);
   const keys = new KeySpace(config.redis.keyPrefix);
-  const numbers = new NumberAllocator(redis, keys, config.idempotencyTtlSeconds);
+  const cache = new RedisNumberCache(redis, keys, config.idempotencyTtlSeconds);
 
-  const publisher = new ConfirmPublisher(config.rabbitmq.queue, {
-    confirmed: (seconds) => apiMetrics.publishConfirm.observe(seconds),
-    failed: () => apiMetrics.publishFailures.inc(),
-  });
+  for (const reason of REFUSAL_REASONS) apiMetrics.publishRefusals.inc({ reason }, 0);
+  const publisher = new ConfirmPublisher(
+    config.rabbitmq.queue,
+    {
+      confirmed: (seconds) => apiMetrics.publishConfirm.observe(seconds),
+      failed: () => apiMetrics.publishFailures.inc(),
+      refused: (reason) => apiMetrics.publishRefusals.inc({ reason }),
+      republished: () => apiMetrics.republishes.inc(),
+    },
+    {
+      maxUnconfirmed: config.rabbitmq.maxUnconfirmed,
+      maxUnconfirmedBytes: config.rabbitmq.maxUnconfirmedBytes,
+    },
+  );
   const amqp = new AmqpConnection({
     url: config.rabbitmq.url,
     name: 'chat-system-api',
@@ -69,8 +84,22 @@ export function build(overrides: ApiOverrides = {}): Program {
     onDisconnect: publisher.detach,
   });
 
+  const numbering = new Numbering(
+    cache,
+    new SqlNumberLedger(sequelize),
+    publisher,
+    { ...config.numbering, fenceMarginMs: 1_000 },
+    {
+      reserved: (scope) => apiMetrics.reservations.inc({ scope }),
+      revalidated: (level) => apiMetrics.revalidations.inc({ level }),
+      epochBegan: () => apiMetrics.epochs.inc(),
+      pending: () => apiMetrics.pendingChats.inc(),
+    },
+    logger,
+  );
+  const creates = new QueuedCreates({ numbering, publisher, cache, logger });
+
   const search = createSearchBackend(config, sequelize, registry, logger);
-  const onReseed = (level: 'application' | 'chat') => apiMetrics.reseeds.inc({ level });
   const services = {
     adminToken: config.adminToken,
     onCreated: (type: 'application' | 'chat' | 'message', replayed: boolean) => {
@@ -79,21 +108,15 @@ export function build(overrides: ApiOverrides = {}): Program {
     },
     applications: new ApplicationService({
       applications,
-      numbers,
-      redis,
-      keys,
-      idempotencyTtlSeconds: config.idempotencyTtlSeconds,
+      numbering,
+      keys: new RedisApplicationKeys(redis, keys, config.idempotencyTtlSeconds),
       logger,
     }),
-    chats: new ChatService({ applications, chats, numbers, publisher, logger, onReseed }),
+    chats: new ChatService({ applications, chats, creates }),
     messages: new MessageService({
-      applications,
       chats,
       messages,
-      numbers,
-      publisher,
-      logger,
-      onReseed,
+      creates,
       onEdited: reindexEdits(outbox, search.indexer, logger),
     }),
     search: new SearchService(search.port, applications, chats),

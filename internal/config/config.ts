@@ -37,6 +37,8 @@ const schema = z.object({
   REDIS_KEY_PREFIX: z.string().default('cs:'),
   RABBITMQ_URL: url(['amqp:', 'amqps:']).default('amqp://guest:guest@127.0.0.1:5672'),
   RABBITMQ_QUEUE: z.string().min(1).default('chat-system.writes'),
+  RABBITMQ_MAX_UNCONFIRMED: positiveInt.default(5_000),
+  RABBITMQ_MAX_UNCONFIRMED_BYTES: positiveInt.default(32 * 1024 * 1024),
   ELASTICSEARCH_URL: optionalString.pipe(url(['http:', 'https:']).optional()),
   ELASTICSEARCH_INDEX: z.string().min(1).default('chat-messages'),
   ELASTICSEARCH_USERNAME: optionalString,
@@ -44,6 +46,9 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
   IDEMPOTENCY_TTL_SECONDS: positiveInt.default(86_400),
+  NUMBER_BLOCK_MIN: positiveInt.default(16),
+  NUMBER_BLOCK_MAX: positiveInt.default(1_000),
+  CREATE_DEADLINE_MS: positiveInt.min(500).default(5_000),
   CONSUMER_PREFETCH: positiveInt.max(65_535).default(2_000),
   CONSUMER_BATCH_SIZE: positiveInt.max(5_000).default(500),
   CONSUMER_BATCH_WAIT_MS: z.coerce.number().int().min(0).default(20),
@@ -65,6 +70,9 @@ const schema = z.object({
 
 type Env = z.infer<typeof schema>;
 
+/** Every environment variable the programs read: the configuration contract. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
+
 export interface Config {
   readonly http: { readonly port: number; readonly metricsPort: number };
   readonly consumerHttpPort: number;
@@ -72,7 +80,13 @@ export interface Config {
   readonly adminToken: string | undefined;
   readonly mysql: { readonly url: string; readonly poolMax: number };
   readonly redis: { readonly url: string; readonly keyPrefix: string };
-  readonly rabbitmq: { readonly url: string; readonly queue: string };
+  readonly rabbitmq: {
+    readonly url: string;
+    readonly queue: string;
+    /** Bound on the API's publishes awaiting a confirm, by count and payload bytes. */
+    readonly maxUnconfirmed: number;
+    readonly maxUnconfirmedBytes: number;
+  };
   readonly elasticsearch:
     | {
         readonly url: string;
@@ -84,6 +98,11 @@ export interface Config {
   readonly logLevel: Env['LOG_LEVEL'];
   readonly shutdownTimeoutMs: number;
   readonly idempotencyTtlSeconds: number;
+  readonly numbering: {
+    readonly blockMin: number;
+    readonly blockMax: number;
+    readonly createDeadlineMs: number;
+  };
   readonly consumer: {
     readonly prefetch: number;
     readonly batchSize: number;
@@ -135,7 +154,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminToken: e.ADMIN_TOKEN,
     mysql: { url: e.MYSQL_URL, poolMax: e.MYSQL_POOL_MAX },
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
-    rabbitmq: { url: e.RABBITMQ_URL, queue: e.RABBITMQ_QUEUE },
+    rabbitmq: {
+      url: e.RABBITMQ_URL,
+      queue: e.RABBITMQ_QUEUE,
+      maxUnconfirmed: e.RABBITMQ_MAX_UNCONFIRMED,
+      maxUnconfirmedBytes: e.RABBITMQ_MAX_UNCONFIRMED_BYTES,
+    },
     elasticsearch:
       e.ELASTICSEARCH_URL === undefined
         ? undefined
@@ -148,6 +172,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     idempotencyTtlSeconds: e.IDEMPOTENCY_TTL_SECONDS,
+    numbering: {
+      blockMin: e.NUMBER_BLOCK_MIN,
+      blockMax: Math.max(e.NUMBER_BLOCK_MIN, e.NUMBER_BLOCK_MAX),
+      createDeadlineMs: e.CREATE_DEADLINE_MS,
+    },
     consumer: {
       prefetch: e.CONSUMER_PREFETCH,
       batchSize: e.CONSUMER_BATCH_SIZE,

@@ -3,9 +3,10 @@ import { createHash } from 'node:crypto';
 /**
  * Redis key layout. Every key an atomic script touches shares one hash tag, so each script
  * stays within one slot and the layout is ready for Redis Cluster:
- * - `{token}`: hash with `c` (last chat number issued) and `m:<chat>` (last message number).
+ * - `{token}`: an application's numbering hash (see numbers.ts for its fields).
  * - `{token}:idem:<scope>:<digest>`: idempotency record of a create under that application.
  * - `{dirty}:apps|chats[:processing]`: parents whose counters the flusher must recount.
+ * - `numbering:epoch`: the Redis process (run id) and numbering epoch the state is trusted for.
  */
 export class KeySpace {
   constructor(private readonly prefix: string) {}
@@ -19,6 +20,10 @@ export class KeySpace {
     return token === null
       ? `${this.prefix}idem:${scope}:${digest}`
       : `${this.prefix}{${token}}:idem:${scope}:${digest}`;
+  }
+
+  epoch(): string {
+    return `${this.prefix}numbering:epoch`;
   }
 
   dirty(kind: 'apps' | 'chats'): { pending: string; processing: string } {

@@ -1,173 +1,376 @@
 import type { Redis } from 'ioredis';
+import type {
+  ApplicationKeys,
+  CacheAllocation,
+  CacheIdentity,
+  EpochTicket,
+  IdempotencyClaim,
+  IdempotencyRecord,
+  NumberCache,
+  NumberScope,
+} from '../domain/ports.js';
+import { NumberingUnavailableError } from '../domain/errors.js';
 import type { KeySpace } from './keys.js';
 
-/** What an idempotent create remembers: enough to answer or finish a retry identically. */
-export interface IdempotencyRecord {
-  readonly fingerprint: string;
-  readonly number: number;
-  readonly eventId: string;
-  readonly createdAt: string;
-  readonly response?: { readonly status: number; readonly body: unknown };
-}
+/*
+ * An application's numbering hash `{token}`:
+ *   e    epoch the hash was last validated under
+ *   c    last chat number issued          C    chat ceiling reserved in MySQL
+ *   a    chats ≤ a may have been issued before the last revalidation and not be persisted
+ *   m:N  last message number of chat N (present ⇔ chat N is known to exist)
+ *   M:N  message ceiling of chat N
+ * A number is issued only while it is ≤ its ceiling; raising a ceiling needs a reservation in
+ * MySQL first, so every number ever issued is ≤ the durable ceiling of its scope.
+ */
 
-export interface IdempotencyRequest {
-  readonly key: string;
-  readonly fingerprint: string;
-  readonly eventId: string;
-  readonly createdAt: string;
-}
-
-export type Allocation =
-  | { readonly kind: 'issued'; readonly number: number }
-  | { readonly kind: 'replay'; readonly record: IdempotencyRecord }
-  | { readonly kind: 'unknown_application' }
-  | { readonly kind: 'unknown_chat' }
-  | { readonly kind: 'unseeded_chat' };
-
-// KEYS[1] application hash, KEYS[2] idempotency record (optional).
-// ARGV: fingerprint, ttl, eventId, createdAt. Chat N exists once issued: `m:N` is set to 0.
-const ALLOCATE_CHAT = `
+// Shared head of both allocations: the idempotency replay, then the epoch check.
+const HEAD = `
 if KEYS[2] then
   local prior = redis.call('GET', KEYS[2])
   if prior then return {'replay', prior} end
 end
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'unknown_application'} end
-local n = redis.call('HINCRBY', KEYS[1], 'c', 1)
-redis.call('HSET', KEYS[1], 'm:' .. n, 0)
+local e = redis.call('HGET', KEYS[1], 'e')
+if not e then return {'revalidate'} end
+e = tonumber(e)
+local epoch = tonumber(ARGV[1])
+if e < epoch then return {'revalidate'} end
+if e > epoch then return {'stale_epoch'} end
+`;
+
+const REMEMBER = `
 if KEYS[2] then
-  redis.call('SET', KEYS[2], cjson.encode({fingerprint = ARGV[1], number = n,
-    eventId = ARGV[3], createdAt = ARGV[4]}), 'EX', ARGV[2])
+  redis.call('SET', KEYS[2], cjson.encode({f = ARGV[3], n = n, i = ARGV[5], t = ARGV[6]}),
+    'EX', ARGV[4])
 end
 return {'issued', n}
 `;
 
-// KEYS as above; ARGV: chat number, fingerprint, ttl, eventId, createdAt.
-const ALLOCATE_MESSAGE = `
-if KEYS[2] then
-  local prior = redis.call('GET', KEYS[2])
-  if prior then return {'replay', prior} end
+// KEYS: hash, idempotency record (optional). ARGV: epoch, scope ('c' or the chat number),
+// then with a record: fingerprint, ttl, eventId, createdAt.
+const ALLOCATE = `${HEAD}
+local last, ceiling
+if ARGV[2] == 'c' then
+  last, ceiling = 'c', 'C'
+else
+  if tonumber(ARGV[2]) > tonumber(redis.call('HGET', KEYS[1], 'c') or '0') then
+    return {'unknown_chat'}
+  end
+  last, ceiling = 'm:' .. ARGV[2], 'M:' .. ARGV[2]
+  if redis.call('HEXISTS', KEYS[1], last) == 0 then
+    return {'unseeded_chat', tonumber(redis.call('HGET', KEYS[1], 'a') or '0')}
+  end
 end
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'unknown_application'} end
-local chat = tonumber(ARGV[1])
-if chat > tonumber(redis.call('HGET', KEYS[1], 'c') or '0') then return {'unknown_chat'} end
-local field = 'm:' .. ARGV[1]
-if redis.call('HEXISTS', KEYS[1], field) == 0 then return {'unseeded_chat'} end
-local n = redis.call('HINCRBY', KEYS[1], field, 1)
-if KEYS[2] then
-  redis.call('SET', KEYS[2], cjson.encode({fingerprint = ARGV[2], number = n,
-    eventId = ARGV[4], createdAt = ARGV[5]}), 'EX', ARGV[3])
+local current = tonumber(redis.call('HGET', KEYS[1], last) or '0')
+if current + 1 > tonumber(redis.call('HGET', KEYS[1], ceiling) or '0') then
+  return {'reserve', current}
 end
-return {'issued', n}
+local n = redis.call('HINCRBY', KEYS[1], last, 1)
+if ARGV[2] == 'c' then redis.call('HSET', KEYS[1], 'm:' .. n, 0) end
+${REMEMBER}`;
+
+// ARGV: epoch, chats floor. Per-chat state may be rolled back too: it is dropped, and each
+// chat reloads from MySQL on first use. Every value only ever rises.
+const REVALIDATE = `
+local e = tonumber(redis.call('HGET', KEYS[1], 'e') or '0')
+local epoch = tonumber(ARGV[1])
+if e > epoch then return 'stale_epoch' end
+if e == epoch then return 'ok' end
+local fields = redis.call('HKEYS', KEYS[1])
+for _, f in ipairs(fields) do
+  local p = string.sub(f, 1, 2)
+  if p == 'm:' or p == 'M:' then redis.call('HDEL', KEYS[1], f) end
+end
+local c = math.max(tonumber(redis.call('HGET', KEYS[1], 'c') or '0'), tonumber(ARGV[2]))
+redis.call('HSET', KEYS[1], 'c', c, 'C', c, 'a', c, 'e', epoch)
+return 'ok'
 `;
 
-// Re-seeding after Redis lost its data: NX semantics, so a value another process has
-// already seeded or advanced is never lowered.
-const SEED_APPLICATION = `return redis.call('HSETNX', KEYS[1], 'c', ARGV[1])`;
+// ARGV: epoch, chat, messages floor.
 const SEED_CHAT = `
-if tonumber(ARGV[1]) > tonumber(redis.call('HGET', KEYS[1], 'c') or '-1') then return -1 end
-return redis.call('HSETNX', KEYS[1], 'm:' .. ARGV[1], ARGV[2])
+if tonumber(redis.call('HGET', KEYS[1], 'e') or '-1') ~= tonumber(ARGV[1]) then
+  return 'revalidate'
+end
+if tonumber(ARGV[2]) > tonumber(redis.call('HGET', KEYS[1], 'c') or '0') then
+  return 'unknown_chat'
+end
+local floor = tonumber(ARGV[3])
+local last, ceiling = 'm:' .. ARGV[2], 'M:' .. ARGV[2]
+if floor > tonumber(redis.call('HGET', KEYS[1], last) or '-1') then
+  redis.call('HSET', KEYS[1], last, floor)
+end
+if floor > tonumber(redis.call('HGET', KEYS[1], ceiling) or '0') then
+  redis.call('HSET', KEYS[1], ceiling, floor)
+end
+return 'ok'
+`;
+
+// ARGV: epoch, ceiling field, ceiling.
+const RAISE_CEILING = `
+if tonumber(redis.call('HGET', KEYS[1], 'e') or '-1') ~= tonumber(ARGV[1]) then return 0 end
+if tonumber(ARGV[3]) > tonumber(redis.call('HGET', KEYS[1], ARGV[2]) or '0') then
+  redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+end
+return 1
+`;
+
+// ARGV: epoch. Only a hash that does not exist yet: an existing one is left alone.
+const REGISTER = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'e', ARGV[1], 'c', 0, 'C', 0, 'a', 0)
+return 1
+`;
+
+const MARK_PUBLISHED = `
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+local r = cjson.decode(v)
+r.p = 1
+redis.call('SET', KEYS[1], cjson.encode(r), 'KEEPTTL')
+return 1
+`;
+
+// Compare-and-set of the epoch record, so API replicas meeting a new Redis agree on one.
+const CLAIM_EPOCH = `
+local current = redis.call('GET', KEYS[1])
+if (current or '') == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2])
+  return ARGV[2]
+end
+return current
+`;
+
+// First claim of an application Idempotency-Key wins; returns the claim that holds.
+const CLAIM_KEY = `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return ARGV[1] end
+return redis.call('GET', KEYS[1])
 `;
 
 const SCRIPTS = {
-  allocateChat: ALLOCATE_CHAT,
-  allocateMessage: ALLOCATE_MESSAGE,
-  seedApplication: SEED_APPLICATION,
+  allocate: ALLOCATE,
+  revalidate: REVALIDATE,
   seedChat: SEED_CHAT,
+  raiseCeiling: RAISE_CEILING,
+  register: REGISTER,
+  markPublished: MARK_PUBLISHED,
+  claimEpoch: CLAIM_EPOCH,
+  claimKey: CLAIM_KEY,
 } as const;
-const COMMAND_PREFIX = 'chatSystem_';
+const COMMAND_PREFIX = 'chatSystemNumbering_';
 
 type ScriptCommand = (...args: (string | number)[]) => Promise<unknown>;
 type Reply = [string, (string | number)?];
 
-/** Issues chat and message numbers atomically in Redis; never hands out a number twice. */
-export class NumberAllocator {
+function defineScripts(redis: Redis): void {
+  // defineCommand runs scripts with EVALSHA and falls back to EVAL after a script flush.
+  for (const [name, lua] of Object.entries(SCRIPTS)) {
+    if (!(COMMAND_PREFIX + name in redis)) redis.defineCommand(COMMAND_PREFIX + name, { lua });
+  }
+}
+
+function run(
+  redis: Redis,
+  name: keyof typeof SCRIPTS,
+  keys: readonly string[],
+  args: readonly (string | number)[],
+): Promise<unknown> {
+  const command = (redis as unknown as Record<string, ScriptCommand>)[COMMAND_PREFIX + name];
+  if (command === undefined) throw new Error(`script ${name} is not defined`);
+  return command.call(redis, keys.length, ...keys, ...args);
+}
+
+const scopeArg = (scope: NumberScope) => (scope.kind === 'chats' ? 'c' : String(scope.chat));
+const idempotencyScope = (scope: NumberScope) =>
+  scope.kind === 'chats' ? 'chat' : `message:${scope.chat}`;
+
+/**
+ * Numbering in Redis, trusted only under a verified epoch. Every new connection gets a new
+ * id; a command carrying a ticket for another connection is refused before it is sent, so a
+ * command issued before Redis restarted can never run against the restarted one. The client
+ * must not resend unfulfilled commands after a reconnect (see redis/client.ts).
+ */
+export class RedisNumberCache implements NumberCache {
+  private generation = 0;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: KeySpace,
+    private readonly idempotencyTtlSeconds: number,
+  ) {
+    defineScripts(redis);
+    redis.on('ready', () => {
+      this.generation += 1;
+    });
+    if (redis.status === 'ready') this.generation += 1;
+  }
+
+  connection(): number | null {
+    return this.redis.status === 'ready' ? this.generation : null;
+  }
+
+  async identity(): Promise<CacheIdentity> {
+    const connection = this.connection();
+    if (connection === null) throw new NumberingUnavailableError();
+    const [info, raw] = await Promise.all([
+      this.redis.info('server'),
+      this.redis.get(this.keys.epoch()),
+    ]);
+    const runId = /run_id:([0-9a-f]+)/.exec(info)?.[1];
+    if (runId === undefined) throw new Error('Redis INFO has no run_id');
+    return { connection, runId, stored: parseEpoch(raw) };
+  }
+
+  async claimEpoch(
+    expectedRaw: string | null,
+    runId: string,
+    epoch: number,
+  ): Promise<{ runId: string; epoch: number }> {
+    const holds = (await run(
+      this.redis,
+      'claimEpoch',
+      [this.keys.epoch()],
+      [expectedRaw ?? '', JSON.stringify({ r: runId, e: epoch })],
+    )) as string | null;
+    const parsed = parseEpoch(holds);
+    if (parsed === null) throw new Error('numbering epoch record is unreadable');
+    return parsed;
+  }
+
+  async allocate(
+    token: string,
+    scope: NumberScope,
+    ticket: EpochTicket,
+    claim: IdempotencyClaim | null,
+  ): Promise<CacheAllocation> {
+    const keys = [this.keys.application(token)];
+    const args: (string | number)[] = [ticket.epoch, scopeArg(scope)];
+    if (claim !== null) {
+      keys.push(this.keys.idempotency(token, idempotencyScope(scope), claim.key));
+      args.push(claim.fingerprint, this.idempotencyTtlSeconds, claim.eventId, claim.createdAt);
+    }
+    const reply = (await this.send(ticket, 'allocate', keys, args)) as Reply;
+    return toAllocation(reply);
+  }
+
+  async revalidate(token: string, ticket: EpochTicket, chatsFloor: number) {
+    return (await this.send(
+      ticket,
+      'revalidate',
+      [this.keys.application(token)],
+      [ticket.epoch, chatsFloor],
+    )) as 'ok' | 'stale_epoch';
+  }
+
+  async seedChat(token: string, chat: number, ticket: EpochTicket, messagesFloor: number) {
+    return (await this.send(
+      ticket,
+      'seedChat',
+      [this.keys.application(token)],
+      [ticket.epoch, chat, messagesFloor],
+    )) as 'ok' | 'revalidate' | 'unknown_chat';
+  }
+
+  async raiseCeiling(
+    token: string,
+    scope: NumberScope,
+    ticket: EpochTicket,
+    ceiling: number,
+  ): Promise<boolean> {
+    const field = scope.kind === 'chats' ? 'C' : `M:${scope.chat}`;
+    const done = await this.send(
+      ticket,
+      'raiseCeiling',
+      [this.keys.application(token)],
+      [ticket.epoch, field, ceiling],
+    );
+    return Number(done) === 1;
+  }
+
+  async register(token: string, ticket: EpochTicket): Promise<void> {
+    await this.send(ticket, 'register', [this.keys.application(token)], [ticket.epoch]);
+  }
+
+  async markPublished(token: string, scope: NumberScope, key: string): Promise<void> {
+    await run(
+      this.redis,
+      'markPublished',
+      [this.keys.idempotency(token, idempotencyScope(scope), key)],
+      [],
+    );
+  }
+
+  private send(
+    ticket: EpochTicket,
+    name: keyof typeof SCRIPTS,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<unknown> {
+    // Synchronous with the write (or the auto-pipeline's flush on the next tick), and a new
+    // connection needs at least a reconnect timer: nothing can slip onto a newer connection.
+    if (ticket.connection !== this.connection()) throw new NumberingUnavailableError();
+    return run(this.redis, name, keys, args);
+  }
+}
+
+/** Application Idempotency-Keys are global: the key alone names the record. */
+export class RedisApplicationKeys implements ApplicationKeys {
   constructor(
     private readonly redis: Redis,
     private readonly keys: KeySpace,
     private readonly ttlSeconds: number,
   ) {
-    // defineCommand runs scripts with EVALSHA and falls back to EVAL after a script flush.
-    for (const [name, lua] of Object.entries(SCRIPTS)) {
-      if (!(COMMAND_PREFIX + name in redis)) redis.defineCommand(COMMAND_PREFIX + name, { lua });
-    }
+    defineScripts(redis);
   }
 
-  async registerApplication(token: string): Promise<void> {
-    await this.eval('seedApplication', [this.keys.application(token)], [0]);
-  }
-
-  async seedApplication(token: string, maxChatNumber: number): Promise<void> {
-    await this.eval('seedApplication', [this.keys.application(token)], [maxChatNumber]);
-  }
-
-  async seedChat(token: string, chatNumber: number, maxMessageNumber: number): Promise<void> {
-    await this.eval('seedChat', [this.keys.application(token)], [chatNumber, maxMessageNumber]);
-  }
-
-  async allocateChat(token: string, idem: IdempotencyRequest | null): Promise<Allocation> {
-    const reply = (await this.eval(
-      'allocateChat',
-      this.keysFor(token, 'chat', idem),
-      idem === null ? [] : [idem.fingerprint, this.ttlSeconds, idem.eventId, idem.createdAt],
-    )) as Reply;
-    return toAllocation(reply);
-  }
-
-  async allocateMessage(
-    token: string,
-    chatNumber: number,
-    idem: IdempotencyRequest | null,
-  ): Promise<Allocation> {
-    const reply = (await this.eval(
-      'allocateMessage',
-      this.keysFor(token, `message:${chatNumber}`, idem),
-      idem === null
-        ? [chatNumber]
-        : [chatNumber, idem.fingerprint, this.ttlSeconds, idem.eventId, idem.createdAt],
-    )) as Reply;
-    return toAllocation(reply);
-  }
-
-  /** Stores the answer of a finished create so retries replay it without publishing again. */
-  async complete(
-    token: string,
-    scope: 'chat' | `message:${number}`,
-    key: string,
-    record: IdempotencyRecord,
-  ): Promise<void> {
-    await this.redis.set(
-      this.keys.idempotency(token, scope, key),
-      JSON.stringify(record),
-      'KEEPTTL',
-    );
-  }
-
-  private keysFor(token: string, scope: string, idem: IdempotencyRequest | null): string[] {
-    const app = this.keys.application(token);
-    return idem === null ? [app] : [app, this.keys.idempotency(token, scope, idem.key)];
-  }
-
-  private eval(
-    name: keyof typeof SCRIPTS,
-    keys: string[],
-    args: (string | number)[],
-  ): Promise<unknown> {
-    const command = (this.redis as unknown as Record<string, ScriptCommand>)[COMMAND_PREFIX + name];
-    if (command === undefined) throw new Error(`script ${name} is not defined`);
-    return command.call(this.redis, keys.length, ...keys, ...args);
+  async claim(key: string, claim: { fingerprint: string; token: string }) {
+    const value = JSON.stringify({ f: claim.fingerprint, k: claim.token });
+    const holds = (await run(
+      this.redis,
+      'claimKey',
+      [this.keys.idempotency(null, 'application', key)],
+      [value, this.ttlSeconds],
+    )) as string | null;
+    if (holds === null) return claim; // expired between SET NX and GET: ours is as good
+    const parsed = JSON.parse(holds) as { f: string; k: string };
+    return { fingerprint: parsed.f, token: parsed.k };
   }
 }
 
-function toAllocation(reply: Reply): Allocation {
+function parseEpoch(raw: string | null): CacheIdentity['stored'] {
+  if (raw === null || raw === '') return null;
+  try {
+    const parsed = JSON.parse(raw) as { r?: unknown; e?: unknown };
+    if (typeof parsed.r !== 'string' || typeof parsed.e !== 'number') return null;
+    return { runId: parsed.r, epoch: parsed.e, raw };
+  } catch {
+    return null;
+  }
+}
+
+function toAllocation(reply: Reply): CacheAllocation {
   const [kind, value] = reply;
   switch (kind) {
     case 'issued':
       return { kind, number: Number(value) };
-    case 'replay':
-      return { kind, record: JSON.parse(String(value)) as IdempotencyRecord };
-    case 'unknown_application':
-    case 'unknown_chat':
+    case 'replay': {
+      const r = JSON.parse(String(value)) as { f: string; n: number; i: string; t: string; p?: 1 };
+      return {
+        kind,
+        record: {
+          fingerprint: r.f,
+          number: r.n,
+          eventId: r.i,
+          createdAt: r.t,
+          published: r.p === 1,
+        } satisfies IdempotencyRecord,
+      };
+    }
     case 'unseeded_chat':
+      return { kind, ambiguousUpTo: Number(value) };
+    case 'reserve':
+      return { kind, last: Number(value) };
+    case 'revalidate':
+    case 'stale_epoch':
+    case 'unknown_chat':
       return { kind };
     default:
       throw new Error(`unexpected allocation reply: ${String(kind)}`);

@@ -1,5 +1,11 @@
 import { QueryTypes, Transaction, type Sequelize } from 'sequelize';
-import type { ChatCreated, MessageCreated, WriteEvent } from '../domain/model.js';
+import type {
+  ChatCreated,
+  CreateEvent,
+  MessageCreated,
+  NumberingFence,
+  WriteEvent,
+} from '../domain/model.js';
 import type { DeadLetterReason } from '../domain/dead-letter.js';
 import { sqlDateTime } from './datetime.js';
 
@@ -57,8 +63,10 @@ export async function persistWriteBatch(
         sequelize.query(sql, { replacements, transaction });
 
       const rejected: Rejected[] = [];
-      const appIds = await resolveApplications(query, events);
-      const known = events.filter((event) => {
+      const fences = events.filter((e): e is NumberingFence => e.kind === 'numbering.fence');
+      const creates = events.filter((e): e is CreateEvent => e.kind !== 'numbering.fence');
+      const appIds = await resolveApplications(query, creates);
+      const known = creates.filter((event) => {
         if (appIds.has(event.applicationToken)) return true;
         rejected.push({
           event,
@@ -68,7 +76,7 @@ export async function persistWriteBatch(
       });
       const chats = known.filter((e): e is ChatCreated => e.kind === 'chat.created');
       const messages = known.filter((e): e is MessageCreated => e.kind === 'message.created');
-      const appIdOf = (e: WriteEvent) => appIds.get(e.applicationToken) as number;
+      const appIdOf = (e: CreateEvent) => appIds.get(e.applicationToken) as number;
 
       const chatRows = upsertableChats(chats, messages, appIdOf);
       if (chatRows.length > 0) {
@@ -140,6 +148,15 @@ export async function persistWriteBatch(
         }
       }
 
+      // In the same transaction as everything delivered before it: see NumberingFence.
+      if (fences.length > 0) {
+        await execute(
+          `UPDATE numbering_epochs SET settled_at = COALESCE(settled_at, UTC_TIMESTAMP(3))
+            WHERE id IN (${fences.map(() => '?').join(', ')})`,
+          fences.map((f) => f.epoch),
+        );
+      }
+
       return {
         rejected,
         touchedApplicationIds: [...new Set(chatRows.map((r) => r.applicationId))],
@@ -151,8 +168,9 @@ export async function persistWriteBatch(
 
 type Query = <T extends object>(sql: string, replacements: unknown[]) => Promise<T[]>;
 
-async function resolveApplications(query: Query, events: readonly WriteEvent[]) {
+async function resolveApplications(query: Query, events: readonly CreateEvent[]) {
   const tokens = [...new Set(events.map((e) => e.applicationToken))];
+  if (tokens.length === 0) return new Map<string, number>();
   const rows = await query<{ id: number | string; token: string }>(
     `SELECT id, token FROM applications WHERE token IN (${tokens.map(() => '?').join(', ')})`,
     tokens,
@@ -170,7 +188,7 @@ interface ChatUpsert extends ChatKey {
 function upsertableChats(
   chats: readonly ChatCreated[],
   messages: readonly MessageCreated[],
-  appIdOf: (e: WriteEvent) => number,
+  appIdOf: (e: CreateEvent) => number,
 ): ChatUpsert[] {
   const rows = new Map<string, ChatUpsert>();
   for (const m of messages) {

@@ -94,12 +94,14 @@ export class IdempotencyKeyReusedError extends AppError {
  * or will be persisted for that request; `outcome_unknown` means it may have been, and
  * retrying with the same Idempotency-Key is safe.
  */
-export type UnavailableCode =
-  | 'service_unavailable'
-  | 'broker_unavailable'
-  | 'outcome_unknown'
-  | 'numbering_unavailable'
-  | 'chat_pending';
+export const UNAVAILABLE_CODES = [
+  'service_unavailable',
+  'broker_unavailable',
+  'outcome_unknown',
+  'numbering_unavailable',
+  'chat_pending',
+] as const;
+export type UnavailableCode = (typeof UNAVAILABLE_CODES)[number];
 
 export class ServiceUnavailableError extends AppError {
   constructor(

@@ -37,6 +37,12 @@ export function decodeWriteEvent(body: Buffer): WriteEvent {
     throw new PoisonMessageError('body is not an object');
   const e = raw as Record<string, unknown>;
   const problems: string[] = [];
+  if (e['kind'] === 'numbering.fence') {
+    if (typeof e['eventId'] !== 'string' || !EVENT_ID.test(e['eventId'])) problems.push('eventId');
+    if (!Number.isSafeInteger(e['epoch']) || (e['epoch'] as number) < 1) problems.push('epoch');
+    if (problems.length > 0) throw new PoisonMessageError(`invalid fields: ${problems.join(', ')}`);
+    return e as unknown as WriteEvent;
+  }
   if (typeof e['eventId'] !== 'string' || !EVENT_ID.test(e['eventId'])) problems.push('eventId');
   if (typeof e['applicationToken'] !== 'string' || !isWellFormedToken(e['applicationToken'])) {
     problems.push('applicationToken');

@@ -32,7 +32,10 @@ export interface Message {
  * create itself: a redelivery carries the same id (a no-op), while the same number with
  * another id is a conflict (a number issued twice) and is dead-lettered, never overwritten.
  */
-export type WriteEvent = ChatCreated | MessageCreated;
+export type WriteEvent = ChatCreated | MessageCreated | NumberingFence;
+
+/** The events that create a record. */
+export type CreateEvent = ChatCreated | MessageCreated;
 
 export interface ChatCreated {
   readonly kind: 'chat.created';
@@ -51,6 +54,18 @@ export interface MessageCreated {
   readonly messageNumber: number;
   readonly content: string;
   readonly createdAt: string;
+}
+
+/**
+ * Published after Redis lost or rolled back numbering state, once no create numbered before
+ * that can still be sent. When a consumer has persisted it, every such create is persisted
+ * too, so a chat number above the persisted ones that still has no row was never issued.
+ */
+export interface NumberingFence {
+  readonly kind: 'numbering.fence';
+  readonly eventId: string;
+  /** The numbering epoch this fence settles. */
+  readonly epoch: number;
 }
 
 /** A page of a list ordered by number; `next` is the cursor of the following page. */

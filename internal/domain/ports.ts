@@ -129,3 +129,118 @@ export interface HealthCheck {
   readonly critical?: boolean;
   check(): Promise<void>;
 }
+
+/** Where a number is taken from: an application's chats, or one chat's messages. */
+export type NumberScope =
+  { readonly kind: 'chats' } | { readonly kind: 'messages'; readonly chat: number };
+
+/**
+ * The numbering epoch verified on the cache's current connection. A call made with a ticket
+ * whose connection is no longer the current one is refused before anything is sent, so a
+ * command can never run against a Redis that was restarted or replaced since the check.
+ */
+export interface EpochTicket {
+  readonly epoch: number;
+  readonly connection: number;
+}
+
+/** What a keyed create remembers: only what a replay needs, never the content. */
+export interface IdempotencyRecord {
+  readonly fingerprint: string;
+  readonly number: number;
+  readonly eventId: string;
+  readonly createdAt: string;
+  /** The broker confirmed it: a replay answers without publishing again. */
+  readonly published: boolean;
+}
+
+export interface IdempotencyClaim {
+  readonly key: string;
+  readonly fingerprint: string;
+  readonly eventId: string;
+  readonly createdAt: string;
+}
+
+export type CacheAllocation =
+  | { readonly kind: 'issued'; readonly number: number }
+  | { readonly kind: 'replay'; readonly record: IdempotencyRecord }
+  /** No state for the application, or state from an older epoch: revalidate from the ledger. */
+  | { readonly kind: 'revalidate' }
+  /** The cache was validated under a newer epoch than the caller's. */
+  | { readonly kind: 'stale_epoch' }
+  | { readonly kind: 'unknown_chat' }
+  /** The chat's message numbering is not loaded; chats ≤ ambiguousUpTo may be unpersisted. */
+  | { readonly kind: 'unseeded_chat'; readonly ambiguousUpTo: number }
+  /** The next number is above the reserved ceiling: reserve a block above `last`. */
+  | { readonly kind: 'reserve'; readonly last: number };
+
+/** The identity of the Redis state the cache talks to, and the epoch recorded in it. */
+export interface CacheIdentity {
+  readonly connection: number;
+  readonly runId: string;
+  /** As stored, to compare-and-set; null when missing. */
+  readonly stored: { readonly runId: string; readonly epoch: number; readonly raw: string } | null;
+}
+
+/** The fast side of numbering (Redis): atomic issue of the next number under a ceiling. */
+export interface NumberCache {
+  /** The current connection's id, or null while there is none. */
+  connection(): number | null;
+  identity(): Promise<CacheIdentity>;
+  /** Records `epoch` for `runId` unless the stored value changed since `expectedRaw`. */
+  claimEpoch(
+    expectedRaw: string | null,
+    runId: string,
+    epoch: number,
+  ): Promise<{ runId: string; epoch: number }>;
+  allocate(
+    token: string,
+    scope: NumberScope,
+    ticket: EpochTicket,
+    claim: IdempotencyClaim | null,
+  ): Promise<CacheAllocation>;
+  /** Loads the application under `ticket`: chat numbers resume above `chatsFloor`. */
+  revalidate(token: string, ticket: EpochTicket, chatsFloor: number): Promise<'ok' | 'stale_epoch'>;
+  /** Loads a chat's message numbering: numbers resume above `messagesFloor`. */
+  seedChat(
+    token: string,
+    chat: number,
+    ticket: EpochTicket,
+    messagesFloor: number,
+  ): Promise<'ok' | 'revalidate' | 'unknown_chat'>;
+  /** Raises a scope's ceiling (never lowers it); false when the epoch moved on. */
+  raiseCeiling(
+    token: string,
+    scope: NumberScope,
+    ticket: EpochTicket,
+    ceiling: number,
+  ): Promise<boolean>;
+  /** A brand-new application: nothing to revalidate. */
+  register(token: string, ticket: EpochTicket): Promise<void>;
+  markPublished(token: string, scope: NumberScope, key: string): Promise<void>;
+}
+
+/** The durable side of numbering (MySQL): reserved ceilings and numbering epochs. */
+export interface NumberLedger {
+  /** The highest chat number that may have been issued; null when there is no such application. */
+  chatsFloor(token: string): Promise<number | null>;
+  /** Whether the chat has a row, and the highest message number that may have been issued in it. */
+  chatFloor(token: string, chat: number): Promise<{ persisted: boolean; messagesFloor: number }>;
+  /** Raises the scope's ceiling to at least `floor + block`; the new ceiling, or null when the application is gone. */
+  reserve(token: string, scope: NumberScope, floor: number, block: number): Promise<number | null>;
+  beginEpoch(redisRunId: string): Promise<number>;
+  /** Whether the epoch's fence was persisted, and how long ago it began (by the database's clock). */
+  epochState(epoch: number): Promise<{ settled: boolean; ageMs: number }>;
+}
+
+/** Application Idempotency-Keys: the token is fixed when the key is first claimed. */
+export interface ApplicationKeys {
+  /** Stores the claim unless the key has one; returns the claim that holds. */
+  claim(
+    key: string,
+    claim: { fingerprint: string; token: string },
+  ): Promise<{
+    fingerprint: string;
+    token: string;
+  }>;
+}

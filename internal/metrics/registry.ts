@@ -49,7 +49,18 @@ export function createApiMetrics(registry: Registry) {
     }),
     publishFailures: new Counter({
       name: 'queue_publish_failures_total',
-      help: 'Publishes that were not confirmed (answered 503).',
+      help: 'Accepted publishes that ended without a confirm (answered 503).',
+      registers: [registry],
+    }),
+    publishRefusals: new Counter({
+      name: 'queue_publish_refusals_total',
+      help: 'Publishes refused before anything was sent (answered 503 broker_unavailable), by reason.',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    republishes: new Counter({
+      name: 'queue_republishes_total',
+      help: 'Events sent again after a lost channel, a nack, a return or a slow confirm.',
       registers: [registry],
     }),
     idempotentReplays: new Counter({
@@ -58,10 +69,26 @@ export function createApiMetrics(registry: Registry) {
       labelNames: ['type'] as const,
       registers: [registry],
     }),
-    reseeds: new Counter({
-      name: 'number_reseeds_total',
-      help: 'Numbering keys re-seeded from MySQL after Redis lost them.',
+    revalidations: new Counter({
+      name: 'numbering_revalidations_total',
+      help: 'Numbering state reloaded from MySQL ceilings: an application after Redis lost or rolled back state, or a chat on first use since.',
       labelNames: ['level'] as const,
+      registers: [registry],
+    }),
+    reservations: new Counter({
+      name: 'numbering_reservations_total',
+      help: 'Blocks of numbers reserved in MySQL (the only MySQL write on the create path).',
+      labelNames: ['scope'] as const,
+      registers: [registry],
+    }),
+    epochs: new Counter({
+      name: 'numbering_epochs_total',
+      help: 'New numbering epochs begun by this process: Redis state found new, lost or replaced.',
+      registers: [registry],
+    }),
+    pendingChats: new Counter({
+      name: 'numbering_pending_chat_total',
+      help: 'Creates answered 503 chat_pending: the chat may still be queued after a numbering recovery.',
       registers: [registry],
     }),
   };

@@ -9,6 +9,8 @@ export interface AmqpConnectionOptions {
   readonly onConnect: (connection: ChannelModel) => Promise<void>;
   readonly onDisconnect?: () => void;
   readonly maxBackoffMs?: number;
+  /** amqplib's connect; tests pass an in-memory fake. */
+  readonly connect?: (url: string, options: object) => Promise<ChannelModel>;
 }
 
 /**
@@ -72,7 +74,7 @@ export class AmqpConnection {
   }
 
   private async open(): Promise<void> {
-    const connection = await connect(this.options.url, {
+    const connection = await (this.options.connect ?? connect)(this.options.url, {
       clientProperties: { connection_name: this.options.name },
       timeout: 5_000,
     });
@@ -82,7 +84,10 @@ export class AmqpConnection {
     connection.on('blocked', (reason: string) =>
       this.options.logger.warn({ reason }, 'rabbitmq connection blocked'),
     );
+    connection.on('unblocked', () => this.options.logger.info('rabbitmq connection unblocked'));
+    let closed = false;
     connection.on('close', () => {
+      closed = true;
       if (this.connection !== connection) return;
       this.connection = null;
       this.options.onDisconnect?.();
@@ -93,6 +98,8 @@ export class AmqpConnection {
     });
     try {
       await this.options.onConnect(connection);
+      // It can close in the same read as onConnect's last reply: never keep a dead one.
+      if (closed) throw new Error('connection closed while setting up');
     } catch (err) {
       await connection.close().catch(() => undefined);
       throw err;

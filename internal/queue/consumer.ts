@@ -86,7 +86,9 @@ export class WriteConsumer {
     channel.on('error', (err: Error) =>
       this.options.logger.warn({ err: err.message }, 'consumer channel error'),
     );
+    let closed = false;
     channel.on('close', () => {
+      closed = true;
       const wasCurrent = this.channel === channel;
       this.forget(channel);
       // A channel the broker closed under a live connection: reconnecting recreates it.
@@ -97,11 +99,14 @@ export class WriteConsumer {
     this.monitor = null;
     await assertTopology(channel, this.options.queue);
     await channel.prefetch(this.options.prefetch);
+    // The channel can close in the same read as a reply: never keep a dead one.
+    if (closed) throw new Error('channel closed while declaring the topology');
     this.channel = channel;
     if (this.stopping) return;
     const { consumerTag } = await channel.consume(this.options.queue, (message) => {
       if (message !== null) this.enqueue({ message, channel });
     });
+    if (closed) throw new Error('channel closed while starting to consume');
     this.consumerTag = consumerTag;
   };
 

@@ -1,27 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import type { ApplicationRepository } from '../domain/ports.js';
+import type { ApplicationKeys, ApplicationRepository } from '../domain/ports.js';
 import type { Page } from '../domain/model.js';
 import { IdempotencyKeyReusedError, NotFoundError } from '../domain/errors.js';
 import { applicationView, type ApplicationView } from '../domain/representation.js';
 import { isWellFormedToken } from '../domain/validation.js';
-import type { NumberAllocator } from '../counters/numbers.js';
-import type { KeySpace } from '../counters/keys.js';
 import type { Logger } from '../log/logger.js';
+import type { Numbering } from './numbering.js';
 import { fingerprint } from './idempotency.js';
-
-interface PendingApplication {
-  readonly fingerprint: string;
-  readonly token: string;
-  readonly response?: ApplicationView;
-}
 
 export interface ApplicationServiceDeps {
   readonly applications: ApplicationRepository;
-  readonly numbers: NumberAllocator;
-  readonly redis: Redis;
-  readonly keys: KeySpace;
-  readonly idempotencyTtlSeconds: number;
+  readonly numbering: Pick<Numbering, 'register'>;
+  readonly keys: ApplicationKeys;
   readonly logger: Logger;
 }
 
@@ -35,27 +25,18 @@ export class ApplicationService {
   ): Promise<{ view: ApplicationView; replayed: boolean }> {
     if (idempotencyKey === null)
       return { view: await this.insert(randomUUID(), name), replayed: false };
-    const key = this.deps.keys.idempotency(null, 'application', idempotencyKey);
+    // The token is fixed when the key is first claimed, so a retry (or a racing duplicate)
+    // creates or finds the very same application; the record holds no response.
     const print = fingerprint({ application_name: name });
-    const fresh: PendingApplication = { fingerprint: print, token: randomUUID() };
-    const claimed = await this.deps.redis.set(
-      key,
-      JSON.stringify(fresh),
-      'EX',
-      this.deps.idempotencyTtlSeconds,
-      'NX',
-    );
-    const record =
-      claimed === 'OK'
-        ? fresh
-        : (JSON.parse((await this.deps.redis.get(key)) ?? 'null') as PendingApplication | null);
-    if (record === null) return this.create(name, idempotencyKey);
-    if (record.fingerprint !== print) throw new IdempotencyKeyReusedError();
-    if (record.response !== undefined) return { view: record.response, replayed: true };
-    // First attempt, or a retry of one that did not finish: the token was fixed up front.
-    const view = await this.insertOnce(record.token, name);
-    await this.deps.redis.set(key, JSON.stringify({ ...record, response: view }), 'KEEPTTL');
-    return { view, replayed: claimed !== 'OK' };
+    const fresh = { fingerprint: print, token: randomUUID() };
+    const claim = await this.deps.keys.claim(idempotencyKey, fresh);
+    if (claim.fingerprint !== print) throw new IdempotencyKeyReusedError();
+    const existing = await this.deps.applications.findByToken(claim.token);
+    if (existing !== null) return { view: applicationView(existing), replayed: true };
+    return {
+      view: await this.insertOnce(claim.token, name),
+      replayed: claim.token !== fresh.token,
+    };
   }
 
   async get(token: string): Promise<ApplicationView> {
@@ -77,8 +58,6 @@ export class ApplicationService {
 
   /** Two retries of one keyed create may race: the loser reads the winner's row. */
   private async insertOnce(token: string, name: string): Promise<ApplicationView> {
-    const existing = await this.deps.applications.findByToken(token);
-    if (existing !== null) return applicationView(existing);
     try {
       return await this.insert(token, name);
     } catch (err) {
@@ -93,15 +72,12 @@ export class ApplicationService {
 
   private async insert(token: string, name: string): Promise<ApplicationView> {
     const app = await this.deps.applications.create(token, name);
-    // Numbering re-seeds itself from MySQL when this key is missing, so a failure here
-    // costs one extra query later, not the create.
-    await this.deps.numbers
-      .registerApplication(token)
+    // Numbering revalidates from MySQL when the application is missing in Redis, so a
+    // failure here costs one extra query later, not the create.
+    await this.deps.numbering
+      .register(token)
       .catch((err: unknown) =>
-        this.deps.logger.warn(
-          { err: (err as Error).message },
-          'could not register application in redis',
-        ),
+        this.deps.logger.warn({ err }, 'could not register the application for numbering'),
       );
     return applicationView(app);
   }

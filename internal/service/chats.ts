@@ -1,68 +1,54 @@
-import type { ApplicationRepository, ChatRepository, WritePublisher } from '../domain/ports.js';
+import type { ApplicationRepository, ChatRepository } from '../domain/ports.js';
 import type { ChatCreated, Page } from '../domain/model.js';
 import { NotFoundError } from '../domain/errors.js';
 import { chatView, type ChatView } from '../domain/representation.js';
 import { isWellFormedToken } from '../domain/validation.js';
-import type { NumberAllocator } from '../counters/numbers.js';
-import type { Logger } from '../log/logger.js';
-import { runQueuedCreate, type CreateResult } from './queued-create.js';
+import type { QueuedCreates } from './queued-create.js';
 
 export interface ChatServiceDeps {
   readonly applications: ApplicationRepository;
   readonly chats: ChatRepository;
-  readonly numbers: NumberAllocator;
-  readonly publisher: WritePublisher;
-  readonly logger: Logger;
-  readonly onReseed?: (level: 'application' | 'chat') => void;
+  readonly creates: QueuedCreates;
 }
+
+export interface CreateResult<V> {
+  readonly view: V;
+  readonly replayed: boolean;
+}
+
+const CHATS = { kind: 'chats' } as const;
 
 export class ChatService {
   constructor(private readonly deps: ChatServiceDeps) {}
 
-  create(
+  async create(
     token: string,
     name: string | null,
     idempotencyKey: string | null,
   ): Promise<CreateResult<ChatView>> {
     if (!isWellFormedToken(token)) throw new NotFoundError('application');
-    const { numbers, applications } = this.deps;
-    return runQueuedCreate<ChatView>(
-      {
-        input: { chat_name: name },
-        idempotencyKey,
-        allocate: (idem) => numbers.allocateChat(token, idem),
-        reseed: async () => {
-          const max = await applications.maxChatNumber(token);
-          if (max === null) throw new NotFoundError('application');
-          this.deps.onReseed?.('application');
-          await numbers.seedApplication(token, max);
-        },
-        event: (number, eventId, createdAt): ChatCreated => ({
-          kind: 'chat.created',
-          eventId,
-          applicationToken: token,
-          chatNumber: number,
-          chatName: name,
-          createdAt,
-        }),
-        view: (event) => {
-          const e = event as ChatCreated;
-          const at = new Date(e.createdAt);
-          return chatView({
-            id: 0,
-            applicationToken: token,
-            number: e.chatNumber,
-            name: e.chatName,
-            messagesCount: 0,
-            createdAt: at,
-            updatedAt: at,
-          });
-        },
-        complete: (key, record) => numbers.complete(token, 'chat', key, record),
-      },
-      this.deps.publisher,
-      this.deps.logger,
-    );
+    const { creates } = this.deps;
+    const decision = await creates.decide(token, CHATS, { chat_name: name }, idempotencyKey);
+    const event: ChatCreated = {
+      kind: 'chat.created',
+      eventId: decision.eventId,
+      applicationToken: token,
+      chatNumber: decision.number,
+      chatName: name,
+      createdAt: decision.createdAt,
+    };
+    await creates.publish(token, CHATS, event, decision, idempotencyKey);
+    const at = new Date(event.createdAt);
+    const view = chatView({
+      id: 0,
+      applicationToken: token,
+      number: event.chatNumber,
+      name: event.chatName,
+      messagesCount: 0,
+      createdAt: at,
+      updatedAt: at,
+    });
+    return { view, replayed: decision.replayed };
   }
 
   async get(token: string, number: number): Promise<ChatView> {

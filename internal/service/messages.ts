@@ -1,86 +1,57 @@
-import type {
-  ApplicationRepository,
-  ChatRepository,
-  MessageRepository,
-  WritePublisher,
-} from '../domain/ports.js';
+import type { ChatRepository, MessageRepository } from '../domain/ports.js';
 import type { MessageCreated, Page } from '../domain/model.js';
 import { NotFoundError } from '../domain/errors.js';
 import { messageView, type MessageView } from '../domain/representation.js';
 import { isWellFormedToken } from '../domain/validation.js';
-import type { NumberAllocator } from '../counters/numbers.js';
-import type { Logger } from '../log/logger.js';
-import { runQueuedCreate, type CreateResult } from './queued-create.js';
+import type { QueuedCreates } from './queued-create.js';
+import type { CreateResult } from './chats.js';
 
 export interface MessageServiceDeps {
-  readonly applications: ApplicationRepository;
   readonly chats: ChatRepository;
   readonly messages: MessageRepository;
-  readonly numbers: NumberAllocator;
-  readonly publisher: WritePublisher;
-  readonly logger: Logger;
+  readonly creates: QueuedCreates;
   /** Called after a successful edit, e.g. to re-index the message for search. */
   readonly onEdited?: (message: MessageView) => Promise<void>;
-  readonly onReseed?: (level: 'application' | 'chat') => void;
 }
 
 export class MessageService {
   constructor(private readonly deps: MessageServiceDeps) {}
 
-  create(
+  async create(
     token: string,
     chatNumber: number,
     content: string,
     idempotencyKey: string | null,
   ): Promise<CreateResult<MessageView>> {
     if (!isWellFormedToken(token)) throw new NotFoundError('application');
-    const { numbers, applications, chats } = this.deps;
-    return runQueuedCreate<MessageView>(
-      {
-        input: { message_content: content },
-        idempotencyKey,
-        allocate: (idem) => numbers.allocateMessage(token, chatNumber, idem),
-        reseed: async (kind) => {
-          if (kind === 'unknown_application') {
-            const max = await applications.maxChatNumber(token);
-            if (max === null) throw new NotFoundError('application');
-            this.deps.onReseed?.('application');
-            await numbers.seedApplication(token, max);
-          } else {
-            this.deps.onReseed?.('chat');
-            await numbers.seedChat(
-              token,
-              chatNumber,
-              await chats.maxMessageNumber(token, chatNumber),
-            );
-          }
-        },
-        event: (number, eventId, createdAt): MessageCreated => ({
-          kind: 'message.created',
-          eventId,
-          applicationToken: token,
-          chatNumber,
-          messageNumber: number,
-          content,
-          createdAt,
-        }),
-        view: (event) => {
-          const e = event as MessageCreated;
-          const at = new Date(e.createdAt);
-          return messageView({
-            applicationToken: token,
-            chatNumber,
-            number: e.messageNumber,
-            content: e.content,
-            createdAt: at,
-            updatedAt: at,
-          });
-        },
-        complete: (key, record) => numbers.complete(token, `message:${chatNumber}`, key, record),
-      },
-      this.deps.publisher,
-      this.deps.logger,
+    const { creates } = this.deps;
+    const scope = { kind: 'messages', chat: chatNumber } as const;
+    const decision = await creates.decide(
+      token,
+      scope,
+      { message_content: content },
+      idempotencyKey,
     );
+    const event: MessageCreated = {
+      kind: 'message.created',
+      eventId: decision.eventId,
+      applicationToken: token,
+      chatNumber,
+      messageNumber: decision.number,
+      content,
+      createdAt: decision.createdAt,
+    };
+    await creates.publish(token, scope, event, decision, idempotencyKey);
+    const at = new Date(event.createdAt);
+    const view = messageView({
+      applicationToken: token,
+      chatNumber,
+      number: event.messageNumber,
+      content,
+      createdAt: at,
+      updatedAt: at,
+    });
+    return { view, replayed: decision.replayed };
   }
 
   async get(token: string, chatNumber: number, number: number): Promise<MessageView> {

@@ -1,95 +1,58 @@
-import { randomUUID } from 'node:crypto';
-import type { WriteEvent } from '../domain/model.js';
-import type { WritePublisher } from '../domain/ports.js';
-import {
-  IdempotencyKeyReusedError,
-  NotFoundError,
-  ServiceUnavailableError,
-} from '../domain/errors.js';
-import type { Allocation, IdempotencyRecord, IdempotencyRequest } from '../counters/numbers.js';
+import type { CreateEvent } from '../domain/model.js';
+import type { NumberCache, NumberScope, WritePublisher } from '../domain/ports.js';
+import { BrokerUnavailableError } from '../domain/errors.js';
 import type { Logger } from '../log/logger.js';
+import type { KeyedRequest, NumberDecision, Numbering } from './numbering.js';
 import { fingerprint } from './idempotency.js';
 
-export interface QueuedCreate<V> {
-  readonly input: unknown;
-  readonly idempotencyKey: string | null;
-  allocate(idem: IdempotencyRequest | null): Promise<Allocation>;
-  /** Restores numbering from MySQL after Redis lost it; throws NotFoundError when absent. */
-  reseed(kind: 'unknown_application' | 'unseeded_chat'): Promise<void>;
-  event(number: number, eventId: string, createdAt: string): WriteEvent;
-  view(event: WriteEvent): V;
-  complete(key: string, record: IdempotencyRecord): Promise<void>;
+export interface QueuedCreateDeps {
+  readonly numbering: Numbering;
+  readonly publisher: WritePublisher;
+  /** Where a keyed create is marked as published. */
+  readonly cache: NumberCache;
+  readonly logger: Logger;
 }
-
-export interface CreateResult<V> {
-  readonly view: V;
-  readonly replayed: boolean;
-}
-
-const MAX_RESEEDS = 3;
 
 /**
- * The create path shared by chats and messages: take the next number atomically (with the
- * Idempotency-Key record in the same script), publish with a confirm, then answer.
+ * The create path shared by chats and messages, in the order it runs:
+ * 1. `decide`: refuse at once while the broker cannot take anything (no number is burnt),
+ *    then take the next number, or find the earlier decision of the same keyed create.
+ * 2. The service builds its event from the decision.
+ * 3. `publish`: send it and wait for the broker's confirm, unless a replay was confirmed
+ *    already; then remember that a keyed create was published.
  * A retry of a create that was numbered but not confirmed publishes the very same event
  * again (same number, same event id), which the consumer treats as a replay.
  */
-export async function runQueuedCreate<V>(
-  create: QueuedCreate<V>,
-  publisher: WritePublisher,
-  logger: Logger,
-): Promise<CreateResult<V>> {
-  const print = create.idempotencyKey === null ? null : fingerprint(create.input);
-  for (let attempt = 0; attempt <= MAX_RESEEDS; attempt += 1) {
-    const eventId = randomUUID();
-    const createdAt = new Date().toISOString();
-    const idem =
-      create.idempotencyKey === null || print === null
-        ? null
-        : { key: create.idempotencyKey, fingerprint: print, eventId, createdAt };
-    const allocation = await create.allocate(idem);
-    switch (allocation.kind) {
-      case 'issued':
-        return publishAndRemember(allocation.number, eventId, createdAt, false);
-      case 'replay': {
-        const { record } = allocation;
-        if (record.fingerprint !== print) throw new IdempotencyKeyReusedError();
-        if (record.response !== undefined)
-          return { view: record.response.body as V, replayed: true };
-        return publishAndRemember(record.number, record.eventId, record.createdAt, true);
-      }
-      case 'unknown_chat':
-        throw new NotFoundError('chat');
-      case 'unknown_application':
-      case 'unseeded_chat':
-        await create.reseed(allocation.kind);
-    }
-  }
-  throw new ServiceUnavailableError('Numbering');
+export class QueuedCreates {
+  constructor(private readonly deps: QueuedCreateDeps) {}
 
-  async function publishAndRemember(
-    number: number,
-    eventId: string,
-    createdAt: string,
-    replayed: boolean,
-  ): Promise<CreateResult<V>> {
-    const event = create.event(number, eventId, createdAt);
-    await publisher.publish(event, { sendBy: Date.now() + 5_000 });
-    const view = create.view(event);
-    if (create.idempotencyKey !== null && print !== null) {
-      // Best effort: without it a retry republishes the same event, which is harmless.
-      await create
-        .complete(create.idempotencyKey, {
-          fingerprint: print,
-          number,
-          eventId,
-          createdAt,
-          response: { status: 201, body: view },
-        })
-        .catch((err: unknown) =>
-          logger.warn({ err: (err as Error).message }, 'could not store idempotency record'),
-        );
-    }
-    return { view, replayed };
+  async decide(
+    token: string,
+    scope: NumberScope,
+    input: unknown,
+    idempotencyKey: string | null,
+  ): Promise<NumberDecision> {
+    if (!this.deps.publisher.accepting) throw new BrokerUnavailableError();
+    const keyed: KeyedRequest | null =
+      idempotencyKey === null ? null : { key: idempotencyKey, fingerprint: fingerprint(input) };
+    return this.deps.numbering.take(token, scope, keyed);
+  }
+
+  async publish(
+    token: string,
+    scope: NumberScope,
+    event: CreateEvent,
+    decision: NumberDecision,
+    idempotencyKey: string | null,
+  ): Promise<void> {
+    if (decision.published) return;
+    await this.deps.publisher.publish(event, { sendBy: decision.sendBy });
+    if (idempotencyKey === null) return;
+    // Best effort: without it a retry publishes the same event again, which is harmless.
+    await this.deps.cache
+      .markPublished(token, scope, idempotencyKey)
+      .catch((err: unknown) =>
+        this.deps.logger.warn({ err }, 'could not mark the idempotency record published'),
+      );
   }
 }

@@ -409,6 +409,12 @@ describe('e2e: the three programs over HTTP', function () {
       /http_requests_total\{method="POST",route="\/api\/applications\/:token\/chats",status="201"/,
     );
     expect(text).not.to.include(token);
+    // Redis memory for the alert before it is full; the shared test Redis has no limit (0).
+    expect(value(/^redis_memory_used_bytes\{program="api"\} (\d+)/m)).to.be.above(0);
+    expect(value(/^redis_memory_max_bytes\{program="api"\} (\d+)/m)).to.be.at.least(0);
+    expect(
+      value(/^numbering_reservations_total\{scope="chats",program="api"\} (\d+)/m),
+    ).to.be.at.least(1);
     expect((await fetch(`${api}/metrics`)).status).to.equal(404);
   });
 

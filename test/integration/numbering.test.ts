@@ -1,105 +1,218 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import type { Sequelize } from 'sequelize';
 import { KeySpace } from '../../internal/counters/keys.js';
-import { NumberAllocator, type IdempotencyRequest } from '../../internal/counters/numbers.js';
+import { RedisApplicationKeys, RedisNumberCache } from '../../internal/counters/numbers.js';
 import { DirtySet } from '../../internal/counters/dirty.js';
 import { RedisLock } from '../../internal/counters/redis-lock.js';
+import { createRedis } from '../../internal/redis/client.js';
+import { SqlNumberLedger } from '../../internal/db/repositories/number-ledger.js';
+import { Numbering } from '../../internal/service/numbering.js';
+import type { NumberScope } from '../../internal/domain/ports.js';
+import {
+  ChatPendingError,
+  NotFoundError,
+  NumberingUnavailableError,
+} from '../../internal/domain/errors.js';
+import { FakePublisher } from '../support/fakes/publisher.js';
+import { testSequelize } from '../support/database.js';
 import { silentLogger, TEST_REDIS_URL, uniqueSuffix } from '../support/environment.js';
 
-describe('counters: numbering, dirty sets and locks (Redis)', function () {
-  this.timeout(20_000);
-  let redis: Redis;
-  let keys: KeySpace;
-  let numbers: NumberAllocator;
+const OPTIONS = { blockMin: 4, blockMax: 100, createDeadlineMs: 5_000, fenceMarginMs: 1_000 };
+const CHATS: NumberScope = { kind: 'chats' };
+const chat = (n: number): NumberScope => ({ kind: 'messages', chat: n });
+const ignore = () => undefined;
 
-  beforeEach(() => {
-    redis = new Redis(TEST_REDIS_URL);
+describe('numbering on Redis and MySQL', function () {
+  this.timeout(30_000);
+  let redis: Redis;
+  let sequelize: Sequelize;
+  let keys: KeySpace;
+  let cache: RedisNumberCache;
+  let ledger: SqlNumberLedger;
+
+  before(() => {
+    sequelize = testSequelize();
+    ledger = new SqlNumberLedger(sequelize);
+  });
+  after(() => sequelize.close());
+
+  beforeEach(async () => {
+    redis = createRedis(TEST_REDIS_URL, silentLogger, 'numbering-test');
+    await redis.connect();
     keys = new KeySpace(`cs-test-${uniqueSuffix()}:`);
-    numbers = new NumberAllocator(redis, keys, 60);
+    cache = new RedisNumberCache(redis, keys, 60);
   });
   afterEach(() => redis.quit());
 
-  const issued = async (p: Promise<{ kind: string; number?: number }>) => {
-    const allocation = await p;
-    expect(allocation.kind).to.equal('issued');
-    return allocation.number as number;
-  };
-
-  it('issues 1..200 exactly once under 200 concurrent chat creates', async () => {
-    const token = randomUUID();
-    await numbers.registerApplication(token);
-    const got = await Promise.all(
-      Array.from({ length: 200 }, () => issued(numbers.allocateChat(token, null))),
+  const replica = () =>
+    new Numbering(
+      cache,
+      ledger,
+      new FakePublisher(),
+      OPTIONS,
+      { reserved: ignore, revalidated: ignore, epochBegan: ignore, pending: ignore },
+      silentLogger,
     );
-    expect([...got].sort((a, b) => a - b)).to.deep.equal(
+
+  async function application(): Promise<{ token: string; id: number }> {
+    const token = randomUUID();
+    const [id] = await sequelize.query(
+      `INSERT INTO applications (token, name, created_at, updated_at)
+       VALUES (?, 'numbering test', UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))`,
+      { replacements: [token], type: 'INSERT' as never },
+    );
+    return { token, id: Number(id) };
+  }
+
+  /** What the consumer would have written: the chat row, and messages 1..upTo. */
+  async function persistChat(appId: number, number: number, upTo = 0): Promise<void> {
+    const [chatId] = await sequelize.query(
+      `INSERT INTO chats (application_id, number, event_id, created_at, updated_at)
+       VALUES (?, ?, ?, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))`,
+      { replacements: [appId, number, randomUUID()], type: 'INSERT' as never },
+    );
+    for (let n = 1; n <= upTo; n += 1) {
+      await sequelize.query(
+        `INSERT INTO messages (chat_id, number, content, event_id, created_at, updated_at)
+         VALUES (?, ?, 'x', ?, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))`,
+        { replacements: [chatId, n, randomUUID()] },
+      );
+    }
+  }
+
+  /** Our keys only (the shared Redis holds others'): FLUSHALL as this deployment sees it. */
+  async function loseOurKeys(): Promise<void> {
+    const ours = await redis.keys(`${keys.epoch().replace('numbering:epoch', '')}*`);
+    if (ours.length > 0) await redis.del(...ours);
+  }
+
+  it('issues 1..200 exactly once to two replicas racing, with few reservations', async () => {
+    const { token } = await application();
+    const [a, b] = [replica(), replica()];
+    const got = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => (i % 2 ? a : b).take(token, CHATS, null)),
+    );
+    expect(got.map((d) => d.number).sort((x, y) => x - y)).to.deep.equal(
       Array.from({ length: 200 }, (_, i) => i + 1),
     );
+    const [rows] = await sequelize.query(
+      `SELECT n.ceiling FROM number_ceilings n JOIN applications a ON a.id = n.application_id
+        WHERE a.token = ? AND n.scope = 0`,
+      { replacements: [token] },
+    );
+    expect(Number((rows as { ceiling: number }[])[0]?.ceiling)).to.be.at.least(200);
   });
 
-  it('numbers messages per chat and refuses chats not issued yet', async () => {
-    const token = randomUUID();
-    await numbers.registerApplication(token);
-    await issued(numbers.allocateChat(token, null));
-    await issued(numbers.allocateChat(token, null));
-    expect(await issued(numbers.allocateMessage(token, 1, null))).to.equal(1);
-    expect(await issued(numbers.allocateMessage(token, 1, null))).to.equal(2);
-    expect(await issued(numbers.allocateMessage(token, 2, null))).to.equal(1);
-    expect((await numbers.allocateMessage(token, 3, null)).kind).to.equal('unknown_chat');
-    expect((await numbers.allocateChat(randomUUID(), null)).kind).to.equal('unknown_application');
+  it('numbers messages per chat and refuses chats and applications that do not exist', async () => {
+    const { token } = await application();
+    const numbering = replica();
+    await numbering.take(token, CHATS, null);
+    await numbering.take(token, CHATS, null);
+    expect((await numbering.take(token, chat(1), null)).number).to.equal(1);
+    expect((await numbering.take(token, chat(1), null)).number).to.equal(2);
+    expect((await numbering.take(token, chat(2), null)).number).to.equal(1);
+    const noChat = await numbering.take(token, chat(3), null).catch((e: unknown) => e);
+    expect(noChat).to.be.instanceOf(NotFoundError).with.property('code', 'chat_not_found');
+    const noApp = await numbering.take(randomUUID(), CHATS, null).catch((e: unknown) => e);
+    expect(noApp).to.be.instanceOf(NotFoundError).with.property('code', 'application_not_found');
   });
 
-  it('re-seeds above every persisted number after Redis lost its keys (FLUSHDB)', async () => {
-    const isolated = new Redis(`${TEST_REDIS_URL}/14`);
-    try {
-      const allocator = new NumberAllocator(isolated, keys, 60);
-      const token = randomUUID();
-      await allocator.registerApplication(token);
-      for (let i = 0; i < 3; i += 1) await allocator.allocateChat(token, null);
-      await allocator.allocateMessage(token, 2, null);
-      await isolated.flushdb();
+  it('after losing its keys with creates queued: no number reissued, queued chats 503 until persisted', async () => {
+    const { token, id } = await application();
+    const numbering = replica();
+    for (let i = 0; i < 3; i += 1) await numbering.take(token, CHATS, null);
+    const before: number[] = [];
+    for (let i = 0; i < 6; i += 1) before.push((await numbering.take(token, chat(1), null)).number);
+    await persistChat(id, 1, 2); // the consumer is behind: messages 3–6 and chats 2–3 queued
+    await loseOurKeys();
 
-      expect((await allocator.allocateChat(token, null)).kind).to.equal('unknown_application');
-      await allocator.seedApplication(token, 3); // MAX(number) persisted in MySQL
-      await allocator.seedApplication(token, 1); // a slower re-seed never lowers it
-      expect(await issued(allocator.allocateChat(token, null))).to.equal(4);
-      expect((await allocator.allocateMessage(token, 2, null)).kind).to.equal('unseeded_chat');
-      await allocator.seedChat(token, 2, 1);
-      expect(await issued(allocator.allocateMessage(token, 2, null))).to.equal(2);
-      expect(await issued(allocator.allocateMessage(token, 4, null))).to.equal(1);
-    } finally {
-      await isolated.quit();
-    }
+    expect((await numbering.take(token, CHATS, null)).number).to.be.above(3);
+    const next = (await numbering.take(token, chat(1), null)).number;
+    expect(before).to.not.include(next);
+    const pending = await numbering.take(token, chat(2), null).catch((e: unknown) => e);
+    expect(pending).to.be.instanceOf(ChatPendingError);
+    await persistChat(id, 2);
+    expect((await numbering.take(token, chat(2), null)).number).to.equal(1);
   });
 
-  it('records an Idempotency-Key in the same step as the number and replays it', async () => {
-    const token = randomUUID();
-    await numbers.registerApplication(token);
-    const idem: IdempotencyRequest = {
-      key: 'k-1',
-      fingerprint: 'f',
-      eventId: randomUUID(),
-      createdAt: 'now',
-    };
-    const first = await issued(numbers.allocateChat(token, idem));
-    const replay = await numbers.allocateChat(token, { ...idem, eventId: randomUUID() });
-    expect(replay.kind).to.equal('replay');
-    if (replay.kind !== 'replay') return;
-    expect(replay.record).to.deep.include({
-      number: first,
-      eventId: idem.eventId,
-      fingerprint: 'f',
-    });
-    await numbers.complete(token, 'chat', 'k-1', {
-      ...replay.record,
-      response: { status: 201, body: { chat_number: first } },
-    });
-    const done = await numbers.allocateChat(token, idem);
-    expect(done.kind === 'replay' && done.record.response?.body).to.deep.equal({
-      chat_number: first,
-    });
-    expect(await redis.ttl(keys.idempotency(token, 'chat', 'k-1'))).to.be.within(1, 60);
-    expect(await issued(numbers.allocateChat(token, null))).to.equal(first + 1);
+  it('detects a Redis that is not the one its state was written under, and begins a new epoch', async () => {
+    const { token, id } = await application();
+    const numbering = replica();
+    await numbering.take(token, CHATS, null);
+    const issued: number[] = [];
+    for (let i = 0; i < 10; i += 1)
+      issued.push((await numbering.take(token, chat(1), null)).number);
+    await persistChat(id, 1, 10);
+    // A rolled-back state keeps older values and an epoch record of another process.
+    await redis.hset(keys.application(token), 'm:1', 3, 'M:1', 4);
+    const record = JSON.parse((await redis.get(keys.epoch())) ?? '{}') as { e: number };
+    await redis.set(keys.epoch(), JSON.stringify({ r: 'another-process', e: record.e }));
+    redis.disconnect(true); // a restart drops every connection
+    await new Promise((resolve) => redis.once('ready', resolve));
+
+    const next = (await numbering.take(token, chat(1), null)).number;
+    expect(next).to.be.above(10);
+    const stored = JSON.parse((await redis.get(keys.epoch())) ?? '{}') as { e: number };
+    expect(stored.e).to.be.above(record.e);
+  });
+
+  it('refuses a command whose epoch was verified on an earlier connection', async () => {
+    const { token } = await application();
+    const numbering = replica();
+    await numbering.take(token, CHATS, null);
+    const connection = cache.connection();
+    if (connection === null) throw new Error('not connected');
+    const stale = { epoch: 1, connection };
+    redis.disconnect(true);
+    await new Promise((resolve) => redis.once('ready', resolve));
+    const refused = await cache.allocate(token, CHATS, stale, null).catch((e: unknown) => e);
+    expect(refused).to.be.instanceOf(NumberingUnavailableError);
+  });
+
+  it('keeps only what a replay needs in an idempotency record, with its TTL', async () => {
+    const { token } = await application();
+    const numbering = replica();
+    await numbering.take(token, CHATS, null);
+    const keyed = { key: randomUUID(), fingerprint: 'x'.repeat(43) };
+    const first = await numbering.take(token, chat(1), keyed);
+    const replay = await numbering.take(token, chat(1), keyed);
+    expect(replay).to.include({ number: first.number, eventId: first.eventId, published: false });
+    await cache.markPublished(token, chat(1), keyed.key);
+    expect((await numbering.take(token, chat(1), keyed)).published).to.equal(true);
+    const key = keys.idempotency(token, 'message:1', keyed.key);
+    expect(await redis.ttl(key)).to.be.within(1, 60);
+    const bytes = Number(await redis.memory('USAGE', key));
+    expect(bytes).to.be.below(400); // no content: ids, number, time and fingerprint only
+  });
+
+  it('reserves concurrently without ever handing out the same block twice', async () => {
+    const { token } = await application();
+    const ceilings = await Promise.all(
+      Array.from({ length: 10 }, () => ledger.reserve(token, chat(7), 0, 10)),
+    );
+    expect(new Set(ceilings).size).to.equal(10);
+    expect(Math.max(...ceilings.map(Number))).to.equal(100);
+    expect(await ledger.reserve(randomUUID(), CHATS, 0, 10)).to.equal(null);
+  });
+
+  it('floors include rows persisted before ceilings existed', async () => {
+    const { token, id } = await application();
+    await persistChat(id, 5, 3);
+    expect(await ledger.chatsFloor(token)).to.equal(5);
+    expect(await ledger.chatFloor(token, 5)).to.deep.equal({ persisted: true, messagesFloor: 3 });
+    expect(await ledger.chatFloor(token, 6)).to.deep.equal({ persisted: false, messagesFloor: 0 });
+    expect(await ledger.chatsFloor(randomUUID())).to.equal(null);
+  });
+
+  it('fixes an application Idempotency-Key to the first claim', async () => {
+    const appKeys = new RedisApplicationKeys(redis, keys, 60);
+    const key = randomUUID();
+    const first = await appKeys.claim(key, { fingerprint: 'f', token: 't1' });
+    const second = await appKeys.claim(key, { fingerprint: 'f', token: 't2' });
+    expect(first).to.deep.equal({ fingerprint: 'f', token: 't1' });
+    expect(second).to.deep.equal({ fingerprint: 'f', token: 't1' });
   });
 
   it('keeps dirty ids across a crashed flusher run and forgets only what was flushed', async () => {

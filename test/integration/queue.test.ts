@@ -6,7 +6,7 @@ import { ConfirmPublisher } from '../../internal/queue/publisher.js';
 import { WriteConsumer, type BatchHandler } from '../../internal/queue/consumer.js';
 import { BROKER_DELIVERY_LIMIT, deadLetterQueueOf } from '../../internal/queue/topology.js';
 import type { WriteEvent } from '../../internal/domain/model.js';
-import { ServiceUnavailableError } from '../../internal/domain/errors.js';
+import { BrokerUnavailableError } from '../../internal/domain/errors.js';
 import { silentLogger, TEST_RABBITMQ_URL, uniqueSuffix } from '../support/environment.js';
 
 /** A publish deadline a few seconds out. */
@@ -52,16 +52,27 @@ describe('queue: confirmed publishing and batched consuming (RabbitMQ)', functio
     await admin.close();
   });
 
-  async function startPublisher(): Promise<ConfirmPublisher> {
-    const publisher = new ConfirmPublisher(queue, {
-      confirmed: () => undefined,
-      failed: () => undefined,
-    });
+  const observer = (seen = { republished: 0 }) => ({
+    confirmed: () => undefined,
+    failed: () => undefined,
+    refused: () => undefined,
+    republished: () => void (seen.republished += 1),
+  });
+
+  /** A publisher on its own connection; `models` receives each connection it opens. */
+  async function startPublisher(
+    models: ChannelModel[] = [],
+    seen = { republished: 0 },
+  ): Promise<ConfirmPublisher> {
+    const publisher = new ConfirmPublisher(queue, observer(seen));
     const connection = new AmqpConnection({
       url: TEST_RABBITMQ_URL,
       name: 'test-publisher',
       logger: silentLogger,
-      onConnect: publisher.attach,
+      onConnect: async (model) => {
+        models.push(model);
+        await publisher.attach(model);
+      },
       onDisconnect: publisher.detach,
     });
     opened.push(connection);
@@ -120,31 +131,55 @@ describe('queue: confirmed publishing and batched consuming (RabbitMQ)', functio
     expect(refused).to.equal(true);
   });
 
-  it('answers 503 (never resolves) when the broker is gone', async () => {
-    const publisher = new ConfirmPublisher(queue, {
-      confirmed: () => undefined,
-      failed: () => undefined,
-    });
+  it('refuses at once (503 broker_unavailable, nothing sent) when there is no broker connection', async () => {
+    const publisher = new ConfirmPublisher(queue, observer());
+    expect(publisher.ready).to.equal(false);
     let caught: unknown;
     try {
       await publisher.publish(event(1), soon());
     } catch (err) {
       caught = err;
     }
-    expect(caught).to.be.instanceOf(ServiceUnavailableError);
+    expect(caught).to.be.instanceOf(BrokerUnavailableError);
+    expect((caught as BrokerUnavailableError).code).to.equal('broker_unavailable');
   });
 
-  it('refuses (503) a publish the broker confirms but cannot route, e.g. after the queue was deleted', async () => {
+  it('answers broker_unavailable for a publish the broker confirms but cannot route (queue deleted)', async () => {
     const publisher = await startPublisher();
     await (await admin.createChannel()).deleteQueue(queue);
     let caught: unknown;
     try {
-      await publisher.publish(event(1), soon());
+      // Returned sends are tried again until sendBy; none can be routed.
+      await publisher.publish(event(1), { sendBy: Date.now() + 300 });
     } catch (err) {
       caught = err;
     }
-    expect(caught).to.be.instanceOf(ServiceUnavailableError);
+    expect(caught).to.be.instanceOf(BrokerUnavailableError);
     expect(((caught as Error).cause as Error).name).to.equal('UnroutableError');
+  });
+
+  it('re-publishes the same event after its connection is lost before the confirm, and resolves', async () => {
+    const models: ChannelModel[] = [];
+    const seen = { republished: 0 };
+    const publisher = await startPublisher(models, seen);
+    const e = event(1);
+    const publish = publisher.publish(e, soon());
+    // amqplib drops every frame but close-ok once it starts closing: the confirm cannot come.
+    await models[0]?.close();
+    expect(publisher.ready).to.equal(false);
+    await publish;
+    expect(seen.republished).to.be.at.least(1);
+    expect(models).to.have.length(2);
+    expect(publisher.ready).to.equal(true);
+    // The queue holds the event once or twice, always as the same event (same message id).
+    const channel = await admin.createChannel();
+    const ids: unknown[] = [];
+    for (let m = await channel.get(queue, { noAck: true }); m;) {
+      ids.push(m.properties.messageId);
+      m = await channel.get(queue, { noAck: true });
+    }
+    expect(ids.length).to.be.within(1, 2);
+    expect(new Set(ids)).to.deep.equal(new Set([e.eventId]));
   });
 
   it('hands batches to the handler and acks them after it resolves', async () => {

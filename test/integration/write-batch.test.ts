@@ -8,6 +8,7 @@ import { SqlChatRepository } from '../../internal/db/repositories/chats.js';
 import { SqlMessageRepository } from '../../internal/db/repositories/messages.js';
 import { CounterRepository } from '../../internal/db/repositories/counters.js';
 import { SearchOutbox } from '../../internal/db/repositories/search-outbox.js';
+import { SqlNumberLedger } from '../../internal/db/repositories/number-ledger.js';
 import type { ChatCreated, MessageCreated } from '../../internal/domain/model.js';
 import { testSequelize } from '../support/database.js';
 
@@ -112,6 +113,23 @@ describe('db: repositories and batch persistence (MariaDB)', function () {
     expect((await chats.find(app.token, 1))?.name).to.equal('first');
     expect((await messages.find(app.token, 1, 1))?.content).to.equal('original');
     expect((await messages.find(app.token, 1, 2))?.content).to.equal('m2');
+  });
+
+  it('settles a numbering epoch when its fence is persisted, in the batch that carries it', async () => {
+    const ledger = new SqlNumberLedger(sequelize);
+    const epoch = await ledger.beginEpoch('test-run');
+    expect((await ledger.epochState(epoch)).settled).to.equal(false);
+    const app = await newApp();
+    const outcome = await persistWriteBatch(sequelize, [
+      chatEvent(app.token, 1),
+      { kind: 'numbering.fence', eventId: randomUUID(), epoch },
+    ]);
+    expect(outcome.rejected).to.deep.equal([]);
+    expect((await ledger.epochState(epoch)).settled).to.equal(true);
+    expect(await chats.find(app.token, 1)).to.not.equal(null);
+    // A redelivered fence changes nothing.
+    await persistWriteBatch(sequelize, [{ kind: 'numbering.fence', eventId: randomUUID(), epoch }]);
+    expect((await ledger.epochState(epoch)).settled).to.equal(true);
   });
 
   it('rejects events of an application that does not exist', async () => {

@@ -34,6 +34,7 @@ import {
   tokenViolations,
 } from '../../support/k8s/policies.js';
 import { validateObject } from '../../support/k8s/validate.js';
+import { loadConfig } from '../../../internal/config/config.js';
 
 /* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-return -- walking rendered YAML */
 
@@ -452,6 +453,15 @@ describe('Helm chart charts/chat-system', function () {
         'dist/cmd/reindex/main.js',
         '--all',
       ]);
+    });
+
+    it("renders a ConfigMap that the programs' configuration schema accepts", () => {
+      const data = named(objects(), 'ConfigMap', 'chat-chat-system-config')['data'] as Record<
+        string,
+        string
+      >;
+      const config = loadConfig(data);
+      expect(config.rabbitmq.maxUnconfirmedBytes).to.equal(32 * 1024 * 1024);
     });
 
     it('gives the programs longer to stop than they take to drain', () => {

@@ -2,6 +2,7 @@
  * Policies a platform team checks before admitting a workload, as functions from rendered
  * objects to a list of violations (empty = compliant), so a failing test names every offender.
  */
+import { CONFIG_VARIABLES } from '../../../internal/config/config.js';
 import {
   allContainers,
   decodeSecretData,
@@ -24,36 +25,7 @@ export const STABLE_SELECTOR_KEYS = new Set([
 
 /** Every variable the programs read (the configuration contract), plus the chart's helpers. */
 export const ENV_CONTRACT = new Set([
-  'PORT',
-  'METRICS_PORT',
-  'CONSUMER_HTTP_PORT',
-  'FLUSHER_HTTP_PORT',
-  'ADMIN_TOKEN',
-  'MYSQL_URL',
-  'MYSQL_POOL_MAX',
-  'REDIS_URL',
-  'REDIS_KEY_PREFIX',
-  'RABBITMQ_URL',
-  'RABBITMQ_QUEUE',
-  'ELASTICSEARCH_URL',
-  'ELASTICSEARCH_INDEX',
-  'ELASTICSEARCH_USERNAME',
-  'ELASTICSEARCH_PASSWORD',
-  'LOG_LEVEL',
-  'SHUTDOWN_TIMEOUT_MS',
-  'IDEMPOTENCY_TTL_SECONDS',
-  'CONSUMER_PREFETCH',
-  'CONSUMER_BATCH_SIZE',
-  'CONSUMER_BATCH_WAIT_MS',
-  'CONSUMER_MAX_DELIVERIES',
-  'FLUSH_INTERVAL_MS',
-  'FLUSH_CHUNK_SIZE',
-  'FLUSHER_LOCK',
-  'FLUSHER_LOCK_NAME',
-  'FLUSHER_LOCK_TTL_SECONDS',
-  'POD_NAMESPACE',
-  'POD_NAME',
-  'PUSHGATEWAY_URL',
+  ...CONFIG_VARIABLES,
   // Assembled into the URLs above with $(VAR) expansion:
   'MYSQL_PASSWORD',
   'REDIS_PASSWORD',

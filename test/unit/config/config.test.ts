@@ -30,6 +30,19 @@ describe('config/loadConfig', () => {
       expect(problems).to.include(name);
   });
 
+  it('bounds the publishes awaiting a confirm, by count and bytes', () => {
+    expect(loadConfig({}).rabbitmq).to.include({
+      maxUnconfirmed: 5_000,
+      maxUnconfirmedBytes: 32 * 1024 * 1024,
+    });
+    const set = loadConfig({
+      RABBITMQ_MAX_UNCONFIRMED: '100',
+      RABBITMQ_MAX_UNCONFIRMED_BYTES: '1048576',
+    });
+    expect(set.rabbitmq).to.include({ maxUnconfirmed: 100, maxUnconfirmedBytes: 1_048_576 });
+    expect(() => loadConfig({ RABBITMQ_MAX_UNCONFIRMED: '0' })).to.throw(ConfigError);
+  });
+
   it('treats empty optional variables as unset', () => {
     const config = loadConfig({ ELASTICSEARCH_URL: '', ADMIN_TOKEN: '' });
     expect(config.elasticsearch).to.equal(undefined);

@@ -41,4 +41,17 @@ describe('domain/events', () => {
       expect(() => decodeWriteEvent(body)).to.throw(PoisonMessageError, reason);
     }
   });
+
+  it('round-trips a numbering fence and refuses one without a valid epoch', () => {
+    const fence: WriteEvent = {
+      kind: 'numbering.fence',
+      eventId: '0b5f4a4e-1c1e-4c1e-9c1e-1c1e1c1e1c1e',
+      epoch: 7,
+    };
+    expect(decodeWriteEvent(encodeWriteEvent(fence))).to.deep.equal(fence);
+    for (const epoch of [0, -1, 1.5, '7', null]) {
+      const body = Buffer.from(JSON.stringify({ ...fence, epoch }));
+      expect(() => decodeWriteEvent(body)).to.throw(PoisonMessageError, /epoch/);
+    }
+  });
 });

@@ -4,25 +4,40 @@ import {
   indexDefinition,
 } from '../../../../internal/search/elasticsearch/mapping.js';
 import { toDocument } from '../../../../internal/search/elasticsearch/document.js';
+import { buildSearchRequest } from '../../../../internal/search/elasticsearch/query.js';
 
 describe('Elasticsearch index definition', function () {
-  it('is exactly the strict mapping the adapter writes to', function () {
-    expect(indexDefinition()).to.deep.equal({
-      settings: { index: { max_result_window: MAX_RESULT_WINDOW } },
-      mappings: {
-        dynamic: 'strict',
-        _routing: { required: true },
-        properties: {
-          application_token: { type: 'keyword' },
-          chat_number: { type: 'integer' },
-          number: { type: 'integer' },
-          content: { type: 'text', analyzer: 'standard' },
-          content_infix: { type: 'wildcard' },
-          created_at: { type: 'date' },
-          updated_at: { type: 'date' },
-        },
-      },
-    });
+  const properties = () => indexDefinition().mappings.properties ?? {};
+  const typeOf = (field: string) => (properties()[field] as { type?: string } | undefined)?.type;
+
+  it('refuses unmapped fields and writes without the chat routing', function () {
+    const { mappings } = indexDefinition();
+    expect(mappings.dynamic).to.equal('strict');
+    expect(mappings._routing?.required).to.equal(true);
+  });
+
+  it('gives every field a query, filter or sort uses the type that query needs', function () {
+    const request = JSON.stringify(
+      buildSearchRequest('idx', { applicationToken: 't', chatNumber: 1 }, ['two', 'words'], {
+        limit: 10,
+        offset: 0,
+      }),
+    );
+    // Infix matching is exact only on a wildcard field (see mapping.ts).
+    expect(request).to.include('"content_infix"');
+    expect(typeOf('content_infix')).to.equal('wildcard');
+    // Ranking matches on an analysed field; scope filters and the sort need exact values.
+    expect(request).to.include('"match":{"content"');
+    expect(typeOf('content')).to.equal('text');
+    expect(typeOf('application_token')).to.equal('keyword');
+    for (const field of ['chat_number', 'number']) {
+      expect(request).to.include(`"${field}"`);
+      expect(typeOf(field)).to.equal('integer');
+    }
+  });
+
+  it('pages no deeper than the index allows', function () {
+    expect(indexDefinition().settings.index?.max_result_window).to.equal(MAX_RESULT_WINDOW);
   });
 
   it('maps every field of a document, and only those', function () {

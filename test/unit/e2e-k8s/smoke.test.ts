@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PollFailedError, PollTimeoutError } from '../../../internal/k8s/poll.js';
-import { runSmokeTest } from '../../../internal/k8s/smoke.js';
-import { e2eSettings } from '../../../internal/k8s/e2e-settings.js';
+import { PollFailedError, PollTimeoutError } from '../../../scripts/e2e-k8s/poll.js';
+import { runSmokeTest } from '../../../scripts/e2e-k8s/smoke.js';
+import { e2eSettings } from '../../../scripts/e2e-k8s/settings.js';
 
 interface Seen {
   readonly method: string;

@@ -6,14 +6,14 @@ import {
   type V1StatefulSet,
 } from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { PollFailedError, PollTimeoutError, pollUntil } from '../../../internal/k8s/poll.js';
+import { PollFailedError, PollTimeoutError, pollUntil } from '../../../scripts/e2e-k8s/poll.js';
 import {
   deploymentRollout,
   podReadiness,
   releaseRollout,
   statefulSetRollout,
   waitForRelease,
-} from '../../../internal/k8s/rollout.js';
+} from '../../../scripts/e2e-k8s/rollout.js';
 import { FakeKubeApiServer } from '../../support/k8s/fake-apiserver.js';
 
 const NS = 'chat';
