@@ -32,7 +32,7 @@ import { Readiness } from '../../internal/http/health.js';
 import { createOpsServer } from '../../internal/http/ops-server.js';
 import { closeServer, listen } from '../../internal/http/server.js';
 import { flagCheck, mysqlCheck, redisCheck } from '../../internal/runtime/checks.js';
-import type { Program } from '../../internal/runtime/program.js';
+import { Deadline, stopBudgetMs, type Program } from '../../internal/runtime/program.js';
 import { createSearchBackend } from '../../internal/search/backend.js';
 
 export interface ApiOverrides {
@@ -156,13 +156,16 @@ export function build(overrides: ApiOverrides = {}): Program {
       overrides.onListening?.({ http, metrics });
     },
     async stop() {
+      const deadline = new Deadline(stopBudgetMs(config.shutdownTimeoutMs));
       readiness.drain();
-      await closeServer(server, config.shutdownTimeoutMs / 2);
-      await amqp.close();
+      // Both listeners at once; requests in flight get half the budget, idle sockets none.
+      const grace = deadline.remaining() / 2;
+      await Promise.all([closeServer(server, grace), closeServer(opsServer, grace)]);
+      // Every request has answered: nothing more is published.
+      if (!(await deadline.within(amqp.close()))) logger.warn('rabbitmq close timed out');
       redis.disconnect();
-      await sequelize.close();
-      await search.close();
-      await closeServer(opsServer);
+      if (!(await deadline.within(Promise.all([sequelize.close(), search.close()]))))
+        logger.warn('mysql or search close timed out');
     },
   };
 }

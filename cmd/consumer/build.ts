@@ -20,7 +20,7 @@ import { Readiness } from '../../internal/http/health.js';
 import { createOpsServer } from '../../internal/http/ops-server.js';
 import { closeServer, listen } from '../../internal/http/server.js';
 import { flagCheck, mysqlCheck, redisCheck } from '../../internal/runtime/checks.js';
-import { sleep, type Program } from '../../internal/runtime/program.js';
+import { Deadline, sleep, stopBudgetMs, type Program } from '../../internal/runtime/program.js';
 import { createSearchBackend } from '../../internal/search/backend.js';
 
 const SEARCH_INDEXER_LOCK_TTL_MS = 30_000;
@@ -136,23 +136,27 @@ export function build(overrides: ConsumerOverrides = {}): Program {
       );
     },
     async stop() {
+      const deadline = new Deadline(stopBudgetMs(config.shutdownTimeoutMs));
       readiness.drain();
+      // The ops listener closes alongside the drain (idle scrapers' sockets at once).
+      const opsClosed = closeServer(opsServer, deadline.remaining() / 2);
       const drained = consumer.stop();
       // Past half the budget, stop retrying: the unacked batch is redelivered elsewhere.
       const giveUp = setTimeout(
         () => shutdown.abort(new Error('shutting down')),
-        config.shutdownTimeoutMs / 2,
+        deadline.remaining() / 2,
       );
-      await drained;
+      const inTime = await deadline.within(drained);
       clearTimeout(giveUp);
+      if (!inTime) logger.warn('consumer drain timed out: unacked messages are redelivered');
       shutdown.abort(new Error('shutting down'));
-      await indexLoop;
-      await depthLoop;
-      await amqp.close();
+      if (!(await deadline.within(Promise.all([indexLoop, depthLoop]))))
+        logger.warn('search indexer or dead-letter watch did not stop in time');
+      if (!(await deadline.within(amqp.close()))) logger.warn('rabbitmq close timed out');
       redis.disconnect();
-      await sequelize.close();
-      await search.close();
-      await closeServer(opsServer);
+      if (!(await deadline.within(Promise.all([sequelize.close(), search.close()]))))
+        logger.warn('mysql or search close timed out');
+      await opsClosed;
     },
   };
 }

@@ -14,7 +14,7 @@ import { Readiness } from '../../internal/http/health.js';
 import { createOpsServer } from '../../internal/http/ops-server.js';
 import { closeServer, listen } from '../../internal/http/server.js';
 import { mysqlCheck, redisCheck } from '../../internal/runtime/checks.js';
-import { sleep, type Program } from '../../internal/runtime/program.js';
+import { Deadline, sleep, stopBudgetMs, type Program } from '../../internal/runtime/program.js';
 import type { LeaderLock, LockHandle } from '../../internal/domain/ports.js';
 
 export interface FlusherOverrides {
@@ -123,13 +123,16 @@ export function build(overrides: FlusherOverrides = {}): FlusherProgram {
       })();
     },
     async stop() {
+      const deadline = new Deadline(stopBudgetMs(config.shutdownTimeoutMs));
       readiness.drain();
+      const opsClosed = closeServer(opsServer, deadline.remaining() / 2);
       stopping.abort(new Error('shutting down'));
-      await loop;
+      if (!(await deadline.within(loop ?? Promise.resolve())))
+        logger.warn('flush run did not stop in time');
       resolveDone(false);
       redis.disconnect();
-      await sequelize.close();
-      await closeServer(opsServer);
+      if (!(await deadline.within(sequelize.close()))) logger.warn('mysql close timed out');
+      await opsClosed;
     },
   };
 }

@@ -66,3 +66,41 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/**
+ * The part of SHUTDOWN_TIMEOUT_MS a program's stop() may use: runUntilSignal exits 1 at the
+ * full timeout, so stop() keeps a margin (a tenth, at most 1 s) to finish first and exit 0.
+ */
+export function stopBudgetMs(shutdownTimeoutMs: number): number {
+  return shutdownTimeoutMs - Math.min(1_000, shutdownTimeoutMs / 10);
+}
+
+/**
+ * A shutdown's clock: each step waits for its work at most until the deadline, so stop()
+ * settles in time even when a dependency hangs (the process exits right after, so the
+ * abandoned work goes with it). Errors of the work still surface.
+ */
+export class Deadline {
+  private readonly end: number;
+
+  constructor(budgetMs: number) {
+    this.end = Date.now() + budgetMs;
+  }
+
+  remaining(): number {
+    return Math.max(0, this.end - Date.now());
+  }
+
+  /** Resolves with true when `work` settled in time, false when the deadline came first. */
+  async within(work: Promise<unknown>): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), this.remaining());
+    });
+    try {
+      return await Promise.race([work.then(() => true as const), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

@@ -116,14 +116,76 @@ describe('Dockerfile and .dockerignore', () => {
     dockerfile = parseDockerfile(await read('Dockerfile'));
   });
 
-  it('builds on Node 24', () => {
+  it('builds on Node 24, and the runtime is a flattened copy of a stage built on it', () => {
     const image = dockerfile.args['NODE_IMAGE'] ?? '';
     expect(image).to.match(/^node:24[-.]/);
     for (const s of dockerfile.stages.filter(
       (s) => !dockerfile.stages.some((other) => other.name === s.base),
     )) {
-      expect(s.base, s.name).to.equal('${NODE_IMAGE}');
+      if (s.base === 'scratch') {
+        const [first] = s.instructions;
+        const source = /^--from=(\S+)\s+\/\s+\/$/.exec(first?.args ?? '')?.[1];
+        expect(first?.keyword, s.name).to.equal('COPY');
+        expect(stage(source ?? '').base, s.name).to.equal('${NODE_IMAGE}');
+      } else expect(s.base, s.name).to.equal('${NODE_IMAGE}');
     }
+  });
+
+  it('builds without a registry for frontends: no `# syntax=` directive', async () => {
+    expect(await read('Dockerfile')).to.not.match(/^#\s*syntax\s*=/im);
+  });
+
+  it('takes a proxy CA as a build secret, never as a layer', () => {
+    const installs = dockerfile.stages
+      .flatMap((s) => s.instructions)
+      .filter((i) => i.keyword === 'RUN' && /npm ci/.test(i.args));
+    expect(installs.length).to.be.greaterThan(0);
+    for (const install of installs) {
+      expect(install.args).to.contain('--mount=type=secret,id=ca');
+      expect(install.args).to.contain('NODE_EXTRA_CA_CERTS=/run/secrets/ca');
+    }
+    const all = dockerfile.stages.flatMap((s) => s.instructions);
+    expect(
+      all.filter((i) => /NODE_EXTRA_CA_CERTS/.test(i.args) && i.keyword !== 'RUN'),
+    ).to.deep.equal([]);
+  });
+
+  it('labels every target (OCI) and ships its CycloneDX SBOM', () => {
+    for (const target of ['api', 'consumer', 'flusher', 'migrate']) {
+      const labels = lineage(target)
+        .flatMap((s) => s.instructions)
+        .filter((i) => i.keyword === 'LABEL')
+        .map((i) => i.args)
+        .join(' ');
+      for (const key of ['title', 'description', 'licenses', 'version', 'revision', 'created'])
+        expect(labels, target).to.contain(`org.opencontainers.image.${key}=`);
+      const sbom = stage(target).instructions.find(
+        (i) => i.keyword === 'COPY' && i.args.includes('sbom.cdx.json'),
+      );
+      const from = /--from=(\S+)/.exec(sbom?.args ?? '')?.[1] ?? '';
+      expect(
+        lineage(from).some((s) =>
+          s.instructions.some((i) => /npm sbom .*--sbom-format cyclonedx/.test(i.args)),
+        ),
+        target,
+      ).to.equal(true);
+    }
+  });
+
+  it('puts @kubernetes/client-node in the flusher image only', () => {
+    const depsOf = (target: string) =>
+      /--from=(\S+)\s+\/app\/node_modules/.exec(
+        stage(target).instructions.find((i) => i.args.includes('node_modules'))?.args ?? '',
+      )?.[1] ?? '';
+    const removes = (from: string) =>
+      lineage(from).some((s) =>
+        s.instructions.some((i) =>
+          /npm pkg delete '?dependencies\.@kubernetes\/client-node/.test(i.args),
+        ),
+      );
+    for (const target of ['api', 'consumer', 'migrate'])
+      expect(removes(depsOf(target)), target).to.equal(true);
+    expect(removes(depsOf('flusher'))).to.equal(false);
   });
 
   it('has the api, consumer, flusher and migrate targets, each starting its program', () => {
@@ -160,8 +222,9 @@ describe('Dockerfile and .dockerignore', () => {
     const nodeModules = copies.find((c) => c.includes('node_modules'));
     const from = /--from=(\S+)/.exec(nodeModules ?? '')?.[1];
     expect(from).to.not.equal(undefined);
-    const installs = stage(from!)
-      .instructions.filter((i) => i.keyword === 'RUN')
+    const installs = lineage(from!)
+      .flatMap((s) => s.instructions)
+      .filter((i) => i.keyword === 'RUN')
       .map((i) => i.args)
       .join(' ');
     expect(installs).to.contain('npm ci').and.contain('--omit=dev').and.contain('--ignore-scripts');
