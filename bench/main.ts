@@ -2,7 +2,9 @@
  * `npm run bench`: prints figures for this machine; asserts nothing.
  *   1. create-message req/s and p50/p99 at 64 connections through the real API, no consumer;
  *   2. the same against a raw node:http baseline doing the same hot-path work, and the ratio;
- *   3. consumer drain rate into MySQL (the backlog of 1 and 2 drained by consumers);
+ *   3. consumer drain rate into MySQL (the backlog of 1 and 2 drained by consumers), with a
+ *      search index configured (a stand-in accepting every document): each batch also writes
+ *      search_outbox, and the indexer drains it meanwhile;
  *   4. 201→readable lag p50/p99 at a sustained rate with a consumer running;
  *   5. the API's resident memory;
  *   6. the cost of numbering: MySQL reservations per create, and bytes per idempotency record.
@@ -25,6 +27,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { KeySpace } from '../internal/counters/keys.js';
+import { startSearchStandIn } from '../test/support/search-stand-in.js';
 
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
 const rate = Number(process.env['BENCH_RATE'] ?? 5_000);
@@ -116,6 +119,16 @@ async function countMessages(token: string): Promise<number> {
   return Number(rows[0]?.n ?? 0);
 }
 
+async function outboxPending(token: string): Promise<number> {
+  const rows = await sequelize.query<{ n: number }>(
+    `SELECT COUNT(*) AS n FROM search_outbox o JOIN messages m ON m.id = o.message_id
+       JOIN chats c ON c.id = m.chat_id JOIN applications a ON a.id = c.application_id
+      WHERE a.token = ?`,
+    { replacements: [token], type: QueryTypes.SELECT },
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
 async function chatId(token: string, chat: number): Promise<number> {
   const sequelize = testSequelize();
   const rows = await sequelize.query<{ id: number }>(
@@ -136,6 +149,7 @@ async function counter(metricsBase: string, name: string): Promise<number> {
 }
 
 const programs: Program[] = [];
+let stopSearch: () => Promise<void> = () => Promise.resolve();
 const sequelize = testSequelize();
 try {
   await migrateTestDatabase();
@@ -221,9 +235,13 @@ try {
 
   // Drain: the backlog the last run left in the queue, into MySQL.
   const before = await countMessages(token);
+  const search = await startSearchStandIn();
+  stopSearch = () => search.stop();
   const drainStart = process.hrtime.bigint();
   for (let i = 0; i < consumerCount; i += 1) {
-    const consumer = startProgram('consumer', env, [], { compiled: true });
+    const consumer = startProgram('consumer', { ...env, ELASTICSEARCH_URL: search.url }, [], {
+      compiled: true,
+    });
     programs.push(consumer);
     await consumer.port;
   }
@@ -235,7 +253,11 @@ try {
   const drainSeconds = Number(process.hrtime.bigint() - drainStart) / 1e9;
   console.log(`consumer drain (${consumerCount} consumer(s), timed from their start)`);
   console.log(
-    `  ${persisted} messages in ${drainSeconds.toFixed(1)} s = ${Math.round(persisted / drainSeconds)} msgs/s\n`,
+    `  ${persisted} messages in ${drainSeconds.toFixed(1)} s = ${Math.round(persisted / drainSeconds)} msgs/s`,
+  );
+  const indexedBy = search.indexed();
+  console.log(
+    `  search indexer beside it: ${indexedBy} indexed by then (stand-in index), ${await outboxPending(token)} pending in search_outbox\n`,
   );
 
   // Lag: a fixed rate with the consumer running; when did each 201'd message become readable?
@@ -279,6 +301,7 @@ try {
   console.log(`  API RSS after all phases: ${rssMiB(api.child.pid!, 'VmRSS')} MiB`);
 } finally {
   await Promise.all(programs.map((p) => stopProgram(p)));
+  await stopSearch();
   await sequelize.close();
   await removeIsolatedResources(env);
 }

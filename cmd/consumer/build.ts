@@ -1,20 +1,29 @@
 import { loadConfig, type Config } from '../../internal/config/config.js';
 import { createLogger, type Logger } from '../../internal/log/logger.js';
-import { createConsumerMetrics, createRegistry } from '../../internal/metrics/registry.js';
+import {
+  createConsumerMetrics,
+  createRegistry,
+  createSearchIndexMetrics,
+} from '../../internal/metrics/registry.js';
 import { createSequelize } from '../../internal/db/sequelize.js';
 import { persistWriteBatch } from '../../internal/db/write-batch.js';
 import { createRedis } from '../../internal/redis/client.js';
 import { KeySpace } from '../../internal/counters/keys.js';
 import { DirtySet } from '../../internal/counters/dirty.js';
+import { RedisLock } from '../../internal/counters/redis-lock.js';
+import { SearchOutbox } from '../../internal/db/repositories/search-outbox.js';
 import { AmqpConnection } from '../../internal/queue/connection.js';
 import { WriteConsumer } from '../../internal/queue/consumer.js';
 import { PersistWrites } from '../../internal/jobs/persist-writes.js';
+import { IndexSearch } from '../../internal/jobs/index-search.js';
 import { Readiness } from '../../internal/http/health.js';
 import { createOpsServer } from '../../internal/http/ops-server.js';
 import { closeServer, listen } from '../../internal/http/server.js';
 import { flagCheck, mysqlCheck, redisCheck } from '../../internal/runtime/checks.js';
-import { Deadline, stopBudgetMs, type Program } from '../../internal/runtime/program.js';
+import { Deadline, sleep, stopBudgetMs, type Program } from '../../internal/runtime/program.js';
 import { createSearchBackend } from '../../internal/search/backend.js';
+
+const SEARCH_INDEXER_LOCK_TTL_MS = 30_000;
 
 export interface ConsumerOverrides {
   readonly config?: Config;
@@ -22,7 +31,10 @@ export interface ConsumerOverrides {
   readonly onListening?: (ports: { http: number }) => void;
 }
 
-/** Composition root of the consumer: queue → MySQL (batched) → dirty marks → search index. */
+/**
+ * Composition root of the consumer: queue → MySQL (batched, with search_outbox) → dirty marks
+ * → ack; beside it, the search indexer drains search_outbox into the index.
+ */
 export function build(overrides: ConsumerOverrides = {}): Program {
   const config = overrides.config ?? loadConfig();
   const logger = overrides.logger ?? createLogger('consumer', config.logLevel);
@@ -39,15 +51,31 @@ export function build(overrides: ConsumerOverrides = {}): Program {
   });
   const dirty = new DirtySet(redis, new KeySpace(config.redis.keyPrefix));
   const search = createSearchBackend(config, sequelize, registry, logger);
+  const outbox = new SearchOutbox(sequelize);
+  const indexing = search.indexer !== null;
+  const indexMetrics = createSearchIndexMetrics(registry, () => outbox.lag());
+  const indexSearch = new IndexSearch({
+    outbox,
+    indexer: search.indexer,
+    lock: new RedisLock(
+      redis,
+      `${config.redis.keyPrefix}lock:search-indexer`,
+      SEARCH_INDEXER_LOCK_TTL_MS,
+      logger,
+    ),
+    batchSize: config.searchIndex.batchSize,
+    intervalMs: config.searchIndex.intervalMs,
+    metrics: indexMetrics,
+    logger,
+  });
 
   const consumer = new WriteConsumer({
     ...config.consumer,
     queue: config.rabbitmq.queue,
     logger,
     handler: new PersistWrites({
-      persist: (events) => persistWriteBatch(sequelize, events),
+      persist: (events) => persistWriteBatch(sequelize, events, { queueForIndexing: indexing }),
       dirty,
-      indexer: search.indexer,
       signal: shutdown.signal,
       metrics,
       logger,
@@ -58,7 +86,7 @@ export function build(overrides: ConsumerOverrides = {}): Program {
         metrics.batchDuration.observe(seconds);
       },
       redelivered: () => metrics.redeliveries.inc(),
-      deadLettered: (reason) => metrics.deadLetters.inc({ reason }),
+      deadLettered: (code) => metrics.deadLetters.inc({ reason: code }),
     },
   });
   const amqp = new AmqpConnection({
@@ -73,9 +101,25 @@ export function build(overrides: ConsumerOverrides = {}): Program {
     mysqlCheck(sequelize),
     redisCheck(redis),
     flagCheck('rabbitmq', () => consumer.consuming),
-    ...search.checks,
+    // Reported only: an index outage delays search, never persistence.
+    ...search.checks.map((c) => ({ name: c.name, critical: false, check: () => c.check() })),
   ]);
   const opsServer = createOpsServer(registry, readiness);
+  let indexLoop: Promise<void> | null = null;
+  let depthLoop: Promise<void> | null = null;
+
+  /** Reads the dead-letter queue's depth for its gauge until shutdown. */
+  async function watchDeadLetters(): Promise<void> {
+    while (!shutdown.signal.aborted) {
+      await consumer.deadLetterDepth().then(
+        (depth) => {
+          if (depth !== null) metrics.deadLetterDepth.set(depth);
+        },
+        (err: unknown) => logger.warn({ err }, 'could not read the dead-letter queue depth'),
+      );
+      await sleep(config.consumer.deadLetterCheckMs, shutdown.signal).catch(() => undefined);
+    }
+  }
 
   return {
     async start() {
@@ -88,6 +132,9 @@ export function build(overrides: ConsumerOverrides = {}): Program {
         );
       await search.start();
       void amqp.start();
+      // Also without an index: it clears the entries edits queue, which nothing else reads.
+      indexLoop = indexSearch.run(shutdown.signal);
+      depthLoop = watchDeadLetters();
       logger.info(
         { port: http, queue: config.rabbitmq.queue, search: search.name },
         'consumer started',
@@ -107,6 +154,9 @@ export function build(overrides: ConsumerOverrides = {}): Program {
       const inTime = await deadline.within(drained);
       clearTimeout(giveUp);
       if (!inTime) logger.warn('consumer drain timed out: unacked messages are redelivered');
+      shutdown.abort(new Error('shutting down'));
+      if (!(await deadline.within(Promise.all([indexLoop, depthLoop]))))
+        logger.warn('search indexer or dead-letter watch did not stop in time');
       if (!(await deadline.within(amqp.close()))) logger.warn('rabbitmq close timed out');
       redis.disconnect();
       if (!(await deadline.within(Promise.all([sequelize.close(), search.close()]))))

@@ -5,7 +5,6 @@ import { createLogger, type Logger } from '../../internal/log/logger.js';
 import { createFlusherMetrics, createRegistry } from '../../internal/metrics/registry.js';
 import { createSequelize } from '../../internal/db/sequelize.js';
 import { CounterRepository } from '../../internal/db/repositories/counters.js';
-import { SearchOutbox } from '../../internal/db/repositories/search-outbox.js';
 import { createRedis } from '../../internal/redis/client.js';
 import { KeySpace } from '../../internal/counters/keys.js';
 import { DirtySet } from '../../internal/counters/dirty.js';
@@ -17,7 +16,6 @@ import { closeServer, listen } from '../../internal/http/server.js';
 import { mysqlCheck, redisCheck } from '../../internal/runtime/checks.js';
 import { Deadline, sleep, stopBudgetMs, type Program } from '../../internal/runtime/program.js';
 import type { LeaderLock, LockHandle } from '../../internal/domain/ports.js';
-import { createSearchBackend } from '../../internal/search/backend.js';
 
 export interface FlusherOverrides {
   readonly config?: Config;
@@ -49,15 +47,12 @@ export function build(overrides: FlusherOverrides = {}): FlusherProgram {
     commandTimeoutMs: config.limits.redisCommandTimeoutMs,
   });
   const keys = new KeySpace(config.redis.keyPrefix);
-  const search = createSearchBackend(config, sequelize, registry, logger);
   const flusher = new CounterFlusher({
     dirty: new DirtySet(redis, keys),
     counters: new CounterRepository(sequelize),
     chunkSize: config.flusher.chunkSize,
     metrics,
     logger,
-    outbox: new SearchOutbox(sequelize),
-    indexer: search.indexer,
   });
   let lock: Promise<LeaderLock> | null = null;
   const readiness = new Readiness([mysqlCheck(sequelize), redisCheck(redis)]);
@@ -141,8 +136,7 @@ export function build(overrides: FlusherOverrides = {}): FlusherProgram {
         logger.warn('flush run did not stop in time');
       resolveDone(false);
       redis.disconnect();
-      if (!(await deadline.within(Promise.all([sequelize.close(), search.close()]))))
-        logger.warn('mysql or search close timed out');
+      if (!(await deadline.within(sequelize.close()))) logger.warn('mysql close timed out');
       await opsClosed;
     },
   };

@@ -55,6 +55,9 @@ const schema = z.object({
   CONSUMER_BATCH_WAIT_MS: z.coerce.number().int().min(0).default(20),
   CONSUMER_BATCH_MAX_BYTES: positiveInt.default(4 * 1024 * 1024),
   CONSUMER_MAX_DELIVERIES: positiveInt.default(5),
+  CONSUMER_DEAD_LETTER_CHECK_MS: positiveInt.default(15_000),
+  SEARCH_INDEX_BATCH_SIZE: positiveInt.max(10_000).default(1_000),
+  SEARCH_INDEX_INTERVAL_MS: positiveInt.default(500),
   FLUSH_INTERVAL_MS: positiveInt.default(60_000),
   FLUSH_CHUNK_SIZE: positiveInt.max(10_000).default(500),
   FLUSHER_LOCK: z.enum(['auto', 'kubernetes', 'redis', 'none']).default('auto'),
@@ -137,6 +140,14 @@ export interface Config {
     readonly batchWaitMs: number;
     readonly batchMaxBytes: number;
     readonly maxDeliveries: number;
+    /** How often the dead-letter queue's depth is read for its gauge. */
+    readonly deadLetterCheckMs: number;
+  };
+  /** The consumer's loop that drains search_outbox into the search index. */
+  readonly searchIndex: {
+    readonly batchSize: number;
+    /** Pause between polls while the outbox is empty. */
+    readonly intervalMs: number;
   };
   readonly flusher: {
     readonly intervalMs: number;
@@ -250,6 +261,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       batchWaitMs: e.CONSUMER_BATCH_WAIT_MS,
       batchMaxBytes: e.CONSUMER_BATCH_MAX_BYTES,
       maxDeliveries: e.CONSUMER_MAX_DELIVERIES,
+      deadLetterCheckMs: e.CONSUMER_DEAD_LETTER_CHECK_MS,
+    },
+    searchIndex: {
+      batchSize: e.SEARCH_INDEX_BATCH_SIZE,
+      intervalMs: e.SEARCH_INDEX_INTERVAL_MS,
     },
     flusher: {
       intervalMs: e.FLUSH_INTERVAL_MS,

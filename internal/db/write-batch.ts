@@ -6,12 +6,20 @@ import type {
   NumberingFence,
   WriteEvent,
 } from '../domain/model.js';
+import type { DeadLetterReason } from '../domain/dead-letter.js';
 import { sqlDateTime } from './datetime.js';
 
 export interface Rejected {
   readonly event: WriteEvent;
-  /** `<code>: <detail>`; the code becomes the dead-letter metric's label. */
-  readonly reason: string;
+  readonly reason: DeadLetterReason;
+}
+
+export interface PersistOptions {
+  /**
+   * Queue the batch's messages in search_outbox in the same transaction, for the search
+   * indexer: commit (and so the ack) never waits for the index, and nothing is lost to it.
+   */
+  readonly queueForIndexing?: boolean;
 }
 
 export interface BatchOutcome {
@@ -44,6 +52,7 @@ const UNTOUCHED = 'updated_at = created_at';
 export async function persistWriteBatch(
   sequelize: Sequelize,
   events: readonly WriteEvent[],
+  options: PersistOptions = {},
 ): Promise<BatchOutcome> {
   return sequelize.transaction(
     { isolationLevel: Transaction.ISOLATION_LEVELS.READ_COMMITTED },
@@ -59,7 +68,10 @@ export async function persistWriteBatch(
       const appIds = await resolveApplications(query, creates);
       const known = creates.filter((event) => {
         if (appIds.has(event.applicationToken)) return true;
-        rejected.push({ event, reason: 'unknown_application: the application does not exist' });
+        rejected.push({
+          event,
+          reason: { code: 'unknown_application', detail: 'the application does not exist' },
+        });
         return false;
       });
       const chats = known.filter((e): e is ChatCreated => e.kind === 'chat.created');
@@ -89,7 +101,7 @@ export async function persistWriteBatch(
         if (row?.event_id !== chat.eventId) {
           rejected.push({
             event: chat,
-            reason: 'conflict: chat number already taken by another create',
+            reason: { code: 'conflict', detail: 'chat number already taken by another create' },
           });
         }
       }
@@ -110,13 +122,29 @@ export async function persistWriteBatch(
           }),
         );
         const persisted = await loadMessageEventIds(query, messageRows);
+        const ours: (number | string)[] = [];
         for (const { m, chatId } of messageRows) {
-          if (persisted.get(`${chatId}:${m.messageNumber}`) !== m.eventId) {
+          const row = persisted.get(`${chatId}:${m.messageNumber}`);
+          if (row?.event_id !== m.eventId) {
             rejected.push({
               event: m,
-              reason: 'conflict: message number already taken by another create',
+              reason: {
+                code: 'conflict',
+                detail: 'message number already taken by another create',
+              },
             });
-          }
+          } else ours.push(row.id);
+        }
+        if (options.queueForIndexing === true && ours.length > 0) {
+          // A replayed event queues its message again: indexing is idempotent. An edit's
+          // pending entry keeps its own queued_at.
+          const at = sqlDateTime(new Date());
+          await execute(
+            `INSERT INTO search_outbox (message_id, queued_at)
+             VALUES ${ours.map(() => '(?, ?)').join(', ')}
+             ON DUPLICATE KEY UPDATE message_id = message_id`,
+            ours.flatMap((id) => [id, at]),
+          );
         }
       }
 
@@ -241,9 +269,11 @@ async function loadMessageEventIds(
     rows.map(({ m, chatId }) => [chatId ?? 0, m.messageNumber] as const),
     'chat_id',
   );
-  const found = await query<{ chat_id: number | string; number: number; event_id: string }>(
-    `SELECT chat_id, number, event_id FROM messages WHERE ${where.sql}`,
-    where.replacements,
-  );
-  return new Map(found.map((r) => [`${r.chat_id}:${r.number}`, r.event_id]));
+  const found = await query<{
+    id: number | string;
+    chat_id: number | string;
+    number: number;
+    event_id: string;
+  }>(`SELECT id, chat_id, number, event_id FROM messages WHERE ${where.sql}`, where.replacements);
+  return new Map(found.map((r) => [`${r.chat_id}:${r.number}`, r]));
 }

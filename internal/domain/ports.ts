@@ -85,6 +85,32 @@ export interface SearchIndexer {
   index(messages: readonly IndexedMessage[]): Promise<void>;
 }
 
+/** A message waiting in the search outbox, with what MySQL holds for it now. */
+export interface OutboxEntry {
+  readonly message: IndexedMessage;
+  readonly messageId: number;
+  readonly queuedAt: Date;
+}
+
+/** How far the search index is behind MySQL. */
+export interface OutboxLag {
+  readonly pending: number;
+  /** When the oldest pending entry was queued; null when none is pending. */
+  readonly oldestQueuedAt: Date | null;
+}
+
+/**
+ * Messages still to be (re)indexed, written in the same transaction as the create or edit
+ * that needs it, so indexing can lag (or the index be down) without losing any.
+ */
+export interface SearchOutboxPort {
+  /** The oldest entries first. */
+  pending(limit: number): Promise<OutboxEntry[]>;
+  /** Removes entries that were not queued again since they were read. */
+  done(entries: readonly OutboxEntry[]): Promise<void>;
+  lag(): Promise<OutboxLag>;
+}
+
 /** Whoever holds it may run the flush; `signal` aborts when the hold is lost. */
 export interface LockHandle {
   readonly signal: AbortSignal;

@@ -1,7 +1,5 @@
 import type { DirtyKind, DirtySet } from '../counters/dirty.js';
 import type { CounterRepository } from '../db/repositories/counters.js';
-import type { SearchOutbox } from '../db/repositories/search-outbox.js';
-import type { SearchIndexer } from '../domain/ports.js';
 import type { FlusherMetrics } from '../metrics/registry.js';
 import type { Logger } from '../log/logger.js';
 
@@ -17,7 +15,6 @@ export function planFlush(ids: readonly number[], chunkSize: number): number[][]
 export interface FlushResult {
   readonly chats: number;
   readonly applications: number;
-  readonly reindexed: number;
 }
 
 export interface CounterFlusherDeps {
@@ -26,9 +23,6 @@ export interface CounterFlusherDeps {
   readonly chunkSize: number;
   readonly metrics: FlusherMetrics;
   readonly logger: Logger;
-  /** When a search index is configured: re-index edited messages it may have missed. */
-  readonly outbox: SearchOutbox | null;
-  readonly indexer: SearchIndexer | null;
 }
 
 export class CounterFlusher {
@@ -42,8 +36,7 @@ export class CounterFlusher {
       (ids) => this.deps.counters.recountApplications(ids),
       signal,
     );
-    const reindexed = await this.sweepOutbox(signal);
-    return { chats, applications, reindexed };
+    return { chats, applications };
   }
 
   private async flush(
@@ -63,29 +56,5 @@ export class CounterFlusher {
       total += chunk.length;
     }
     return total;
-  }
-
-  private async sweepOutbox(signal: AbortSignal): Promise<number> {
-    const { outbox, indexer } = this.deps;
-    if (outbox === null) return 0;
-    let total = 0;
-    for (;;) {
-      signal.throwIfAborted();
-      const entries = await outbox.pending(this.deps.chunkSize);
-      if (entries.length === 0) return total;
-      if (indexer !== null) {
-        try {
-          await indexer.index(entries.map((e) => e.message));
-        } catch (err) {
-          // Retry later what may heal; documents the index refuses for good would block every
-          // later edit behind them, so they are logged and dropped (`npm run reindex` restores).
-          if ((err as { retryable?: unknown }).retryable === true) throw err;
-          this.deps.logger.error({ err }, 'search index refused edited messages');
-        }
-      }
-      await outbox.done(entries);
-      total += entries.length;
-      if (entries.length < this.deps.chunkSize) return total;
-    }
   }
 }

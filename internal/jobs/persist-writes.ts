@@ -1,5 +1,4 @@
-import type { IndexedMessage, SearchIndexer } from '../domain/ports.js';
-import type { MessageCreated, WriteEvent } from '../domain/model.js';
+import type { WriteEvent } from '../domain/model.js';
 import type { BatchOutcome } from '../db/write-batch.js';
 import { isTransientDatabaseError } from '../db/errors.js';
 import type { DirtySet } from '../counters/dirty.js';
@@ -11,7 +10,6 @@ import { retryTransient } from './retry.js';
 export interface PersistWritesDeps {
   readonly persist: (events: readonly WriteEvent[]) => Promise<BatchOutcome>;
   readonly dirty: DirtySet;
-  readonly indexer: SearchIndexer | null;
   /** Aborts on shutdown: retries stop and the batch is left for redelivery. */
   readonly signal: AbortSignal;
   readonly metrics: ConsumerMetrics;
@@ -19,12 +17,12 @@ export interface PersistWritesDeps {
 }
 
 const always = () => true;
-/** SearchUnavailableError, and bulk failures that were all 429/5xx, say `retryable`. */
-const retryableIndexing = (err: unknown) => (err as { retryable?: unknown }).retryable === true;
 
 /**
  * The consumer's unit of work: one transaction for the batch (retried while MySQL is down),
- * then the dirty marks for the flusher, then the search index, all before anything is acked.
+ * then the dirty marks for the flusher, both before anything is acked. The search index is
+ * not waited for: the transaction queued the messages in search_outbox (when an index is
+ * configured) and the search indexer takes them from there.
  * A batch that fails for a reason retrying cannot fix is split so only the bad events fail.
  */
 export class PersistWrites implements BatchHandler {
@@ -54,7 +52,6 @@ export class PersistWrites implements BatchHandler {
     await this.markDirty(outcomes.map((o) => o.outcome));
     const rejected = new Set(deadLetter.map((r) => r.event));
     const persisted = outcomes.flatMap((o) => o.events).filter((e) => !rejected.has(e));
-    await this.index(persisted);
     this.count(
       persisted,
       deadLetter.map((r) => r.event),
@@ -91,30 +88,6 @@ export class PersistWrites implements BatchHandler {
     });
   }
 
-  private async index(events: readonly WriteEvent[]): Promise<void> {
-    const { indexer } = this.deps;
-    const messages = events
-      .filter((e): e is MessageCreated => e.kind === 'message.created')
-      .map(toIndexed);
-    if (indexer === null || messages.length === 0) return;
-    try {
-      await retryTransient(() => indexer.index(messages), {
-        signal: this.deps.signal,
-        isTransient: retryableIndexing,
-        onRetry: (err, attempt, delayMs) =>
-          this.deps.logger.warn(
-            { err: reasonOf(err), attempt, delayMs },
-            'indexing failed; retrying',
-          ),
-      });
-    } catch (err) {
-      if (retryableIndexing(err)) throw err;
-      // Documents the index refuses for good would block the queue for ever; they are in
-      // MySQL, counted in search_index_errors_total, and `npm run reindex` restores them.
-      this.deps.logger.error({ err: reasonOf(err) }, 'search index refused documents');
-    }
-  }
-
   private count(
     persisted: readonly WriteEvent[],
     rejected: readonly WriteEvent[],
@@ -128,18 +101,6 @@ export class PersistWrites implements BatchHandler {
       for (const e of events) this.deps.metrics.persisted.inc({ type: e.kind, outcome });
     }
   }
-}
-
-function toIndexed(event: MessageCreated): IndexedMessage {
-  const at = new Date(event.createdAt);
-  return {
-    applicationToken: event.applicationToken,
-    chatNumber: event.chatNumber,
-    number: event.messageNumber,
-    content: event.content,
-    createdAt: at,
-    updatedAt: at,
-  };
 }
 
 function reasonOf(err: unknown): string {

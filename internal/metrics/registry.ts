@@ -1,4 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { DEAD_LETTER_CODES } from '../domain/dead-letter.js';
+import type { OutboxLag } from '../domain/ports.js';
 
 export type { Registry };
 
@@ -100,7 +102,7 @@ export function createApiMetrics(registry: Registry) {
 export type ApiMetrics = ReturnType<typeof createApiMetrics>;
 
 export function createConsumerMetrics(registry: Registry) {
-  return {
+  const metrics = {
     batchSize: new Histogram({
       name: 'consumer_batch_size',
       help: 'Messages per persisted batch.',
@@ -135,9 +137,67 @@ export function createConsumerMetrics(registry: Registry) {
       help: 'Batch attempts that failed with a transient error and were retried.',
       registers: [registry],
     }),
+    deadLetterDepth: new Gauge({
+      name: 'consumer_dead_letter_queue_messages',
+      help: 'Messages in the dead-letter queue (by the consumer or the broker delivery limit).',
+      registers: [registry],
+    }),
   };
+  // Every reason exists from the start at 0, so increase() sees the first dead letter too.
+  for (const reason of DEAD_LETTER_CODES) metrics.deadLetters.inc({ reason }, 0);
+  return metrics;
 }
 export type ConsumerMetrics = ReturnType<typeof createConsumerMetrics>;
+
+/**
+ * How far search lags MySQL, read from search_outbox at each scrape: it keeps growing when
+ * the indexer is stuck, and every consumer replica reports the same figures.
+ */
+export function createSearchIndexMetrics(
+  registry: Registry,
+  lag: () => Promise<OutboxLag>,
+  now: () => number = Date.now,
+) {
+  let last: Promise<OutboxLag> | null = null;
+  // Both gauges share one query per scrape; a failed read keeps the previous values.
+  const read = () => {
+    last ??= lag().finally(() => setTimeout(() => (last = null), 0).unref());
+    return last.catch(() => null);
+  };
+  return {
+    lagSeconds: new Gauge({
+      name: 'search_index_lag_seconds',
+      help: 'Age of the oldest message waiting in search_outbox to be indexed (0 when none).',
+      registers: [registry],
+      async collect() {
+        const value = await read();
+        if (value === null) return;
+        const oldest = value.oldestQueuedAt;
+        this.set(oldest === null ? 0 : Math.max(0, (now() - oldest.getTime()) / 1000));
+      },
+    }),
+    pending: new Gauge({
+      name: 'search_index_pending_messages',
+      help: 'Messages waiting in search_outbox to be indexed.',
+      registers: [registry],
+      async collect() {
+        const value = await read();
+        if (value !== null) this.set(value.pending);
+      },
+    }),
+    indexed: new Counter({
+      name: 'search_indexed_total',
+      help: 'Messages taken from search_outbox into the search index.',
+      registers: [registry],
+    }),
+    failures: new Counter({
+      name: 'search_index_failures_total',
+      help: 'Indexer rounds that failed and will be retried with backoff.',
+      registers: [registry],
+    }),
+  };
+}
+export type SearchIndexMetrics = ReturnType<typeof createSearchIndexMetrics>;
 
 export function createFlusherMetrics(registry: Registry) {
   return {

@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { WriteEvent } from '../domain/model.js';
+import {
+  describeDeadLetter,
+  type DeadLetterCode,
+  type DeadLetterReason,
+} from '../domain/dead-letter.js';
 import { PoisonMessageError, decodeWriteEvent } from '../domain/events.js';
 import type { Logger } from '../log/logger.js';
 import { assertTopology, deadLetterQueueOf } from './topology.js';
@@ -14,7 +19,7 @@ export interface BatchHandler {
    * Rejects only when the whole batch must be redelivered.
    */
   handle(events: readonly WriteEvent[]): Promise<{
-    deadLetter: readonly { event: WriteEvent; reason: string }[];
+    deadLetter: readonly { event: WriteEvent; reason: DeadLetterReason }[];
     retry: readonly { event: WriteEvent; reason: string }[];
   }>;
 }
@@ -22,7 +27,7 @@ export interface BatchHandler {
 export interface ConsumerObserver {
   batch(size: number, seconds: number): void;
   redelivered(): void;
-  deadLettered(reason: string): void;
+  deadLettered(code: DeadLetterCode): void;
 }
 
 export interface WriteConsumerOptions {
@@ -48,11 +53,20 @@ interface Delivery {
 /**
  * Consumes the write queue with a prefetch window, hands batches to the handler one at a
  * time, and settles deliveries only after the handler's commit: acks (multiple) for what was
- * persisted or dead-lettered, nacks for what must be redelivered. Deliveries of a channel
- * that died are dropped: the broker redelivers them.
+ * persisted or dead-lettered, rejects (requeue) for what must be redelivered. Deliveries of
+ * a channel that died are dropped: the broker redelivers them.
+ *
+ * Requeues use basic.reject, not basic.nack: on quorum queues both count toward the delivery
+ * limit before RabbitMQ 4.3, and from 4.3 only reject does (nack means "not processed" and
+ * no longer increments delivery-count), so a message that keeps failing still reaches
+ * CONSUMER_MAX_DELIVERIES and the broker's x-delivery-limit instead of looping for ever.
+ * Only a batch handed back at shutdown, which did not fail, is nacked.
  */
 export class WriteConsumer {
   private channel: ConfirmChannel | null = null;
+  /** A plain channel for queue checks: a failed check closes it, not the consuming one. */
+  private monitor: Channel | null = null;
+  private connection: ChannelModel | null = null;
   private consumerTag: string | null = null;
   private buffer: Delivery[] = [];
   private timer: NodeJS.Timeout | null = null;
@@ -81,6 +95,8 @@ export class WriteConsumer {
       if (wasCurrent && !this.stopping) void connection.close().catch(() => undefined);
     });
     this.returned = trackReturns(channel);
+    this.connection = connection;
+    this.monitor = null;
     await assertTopology(channel, this.options.queue);
     await channel.prefetch(this.options.prefetch);
     // The channel can close in the same read as a reply: never keep a dead one.
@@ -96,7 +112,28 @@ export class WriteConsumer {
 
   readonly detach = (): void => {
     if (this.channel !== null) this.forget(this.channel);
+    this.connection = null;
+    this.monitor = null;
   };
+
+  /**
+   * Messages waiting in the dead-letter queue, whoever put them there (this consumer, or the
+   * broker's delivery limit); null while not connected.
+   */
+  async deadLetterDepth(): Promise<number | null> {
+    const { connection } = this;
+    if (connection === null) return null;
+    if (this.monitor === null) {
+      const monitor = await connection.createChannel();
+      monitor.on('error', () => undefined);
+      monitor.on('close', () => {
+        if (this.monitor === monitor) this.monitor = null;
+      });
+      this.monitor = monitor;
+    }
+    const { messageCount } = await this.monitor.checkQueue(deadLetterQueueOf(this.options.queue));
+    return messageCount;
+  }
 
   /** Stops taking deliveries and finishes what was already received. */
   async stop(): Promise<void> {
@@ -171,7 +208,7 @@ export class WriteConsumer {
         decoded.push({ delivery, event: decodeWriteEvent(delivery.message.content) });
       } catch (err) {
         if (!(err instanceof PoisonMessageError)) throw err;
-        await this.deadLetter(delivery, `poison: ${err.reason}`);
+        await this.deadLetter(delivery, { code: 'poison', detail: err.reason });
         settled.add(delivery);
       }
     }
@@ -188,12 +225,12 @@ export class WriteConsumer {
         const delivery = byEvent.get(event);
         if (delivery === undefined) continue;
         if (deliveryCount(delivery.message) + 1 >= this.options.maxDeliveries) {
-          await this.deadLetter(
-            delivery,
-            `max_deliveries: failed ${this.options.maxDeliveries} deliveries: ${reason}`,
-          );
+          await this.deadLetter(delivery, {
+            code: 'max_deliveries',
+            detail: `failed ${this.options.maxDeliveries} deliveries: ${reason}`,
+          });
         } else {
-          delivery.channel.nack(delivery.message, false, true);
+          delivery.channel.reject(delivery.message, true);
         }
         settled.add(delivery);
       }
@@ -204,7 +241,8 @@ export class WriteConsumer {
   private requeue(batch: readonly Delivery[]): void {
     for (const { message, channel } of batch) {
       try {
-        channel.nack(message, false, true);
+        if (this.stopping) channel.nack(message, false, true);
+        else channel.reject(message, true);
       } catch {
         // Its channel is gone: the broker requeues it by itself.
       }
@@ -226,10 +264,14 @@ export class WriteConsumer {
     last?.channel.ack(last.message, true);
   }
 
-  private async deadLetter(delivery: Delivery, reason: string): Promise<void> {
+  private async deadLetter(delivery: Delivery, reason: DeadLetterReason): Promise<void> {
     const { message, channel } = delivery;
     this.options.logger.warn(
-      { reason, messageId: message.properties.messageId as unknown },
+      {
+        reason: reason.code,
+        detail: reason.detail,
+        messageId: message.properties.messageId as unknown,
+      },
       'dead-lettering message',
     );
     await sendConfirmed(
@@ -243,7 +285,7 @@ export class WriteConsumer {
         type: String(message.properties.type ?? ''),
         headers: {
           ...(message.properties.headers ?? {}),
-          'x-death-reason': reason,
+          'x-death-reason': describeDeadLetter(reason),
           'x-original-queue': this.options.queue,
         },
       },
@@ -251,7 +293,7 @@ export class WriteConsumer {
       this.returned,
     );
     channel.ack(message);
-    this.options.observer.deadLettered(reason.split(':')[0] ?? reason);
+    this.options.observer.deadLettered(reason.code);
   }
 }
 

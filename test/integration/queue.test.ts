@@ -4,7 +4,7 @@ import { connect, type ChannelModel } from 'amqplib';
 import { AmqpConnection } from '../../internal/queue/connection.js';
 import { ConfirmPublisher } from '../../internal/queue/publisher.js';
 import { WriteConsumer, type BatchHandler } from '../../internal/queue/consumer.js';
-import { deadLetterQueueOf } from '../../internal/queue/topology.js';
+import { BROKER_DELIVERY_LIMIT, deadLetterQueueOf } from '../../internal/queue/topology.js';
 import type { WriteEvent } from '../../internal/domain/model.js';
 import { BrokerUnavailableError } from '../../internal/domain/errors.js';
 import { silentLogger, TEST_RABBITMQ_URL, uniqueSuffix } from '../support/environment.js';
@@ -110,7 +110,7 @@ describe('queue: confirmed publishing and batched consuming (RabbitMQ)', functio
     });
     opened.push({ close: async () => (await consumer.stop(), await connection.close()) });
     await connection.start();
-    return seen;
+    return Object.assign(seen, { consumer });
   }
 
   const depth = async (name: string) =>
@@ -241,12 +241,12 @@ describe('queue: confirmed publishing and batched consuming (RabbitMQ)', functio
   it('dead-letters poison and conflicting messages with the reason', async () => {
     const publisher = await startPublisher();
     const conflict = event(2);
-    await startConsumer({
+    const { consumer } = await startConsumer({
       handle: (events) =>
         Promise.resolve({
           deadLetter: events
             .filter((e) => e.eventId === conflict.eventId)
-            .map((e) => ({ event: e, reason: 'conflict: number taken' })),
+            .map((e) => ({ event: e, reason: { code: 'conflict', detail: 'number taken' } })),
           retry: [],
         }),
     });
@@ -255,6 +255,7 @@ describe('queue: confirmed publishing and batched consuming (RabbitMQ)', functio
     await raw.waitForConfirms();
     await publisher.publish(conflict, soon());
     await until(async () => (await depth(deadLetterQueueOf(queue))) === 2);
+    expect(await consumer.deadLetterDepth()).to.equal(2);
     const channel = await admin.createChannel();
     const reasons: string[] = [];
     for (let i = 0; i < 2; i += 1) {
@@ -286,5 +287,27 @@ describe('queue: confirmed publishing and batched consuming (RabbitMQ)', functio
     await until(async () => (await depth(deadLetterQueueOf(queue))) === 1);
     expect(attempts).to.equal(3);
     expect(seen.deadLettered).to.deep.equal(['max_deliveries']);
+  });
+
+  it('requeues so that every failed delivery counts toward the broker delivery limit', async () => {
+    const publisher = await startPublisher();
+    let attempts = 0;
+    // The consumer's own limit is out of reach: only the quorum queue's can end the loop.
+    await startConsumer(
+      {
+        handle: (events) => {
+          attempts += 1;
+          return Promise.resolve({
+            deadLetter: [],
+            retry: events.map((e) => ({ event: e, reason: 'always fails' })),
+          });
+        },
+      },
+      1_000,
+    );
+    await publisher.publish(event(1), soon());
+    await until(async () => (await depth(deadLetterQueueOf(queue))) === 1, 25_000);
+    expect(attempts).to.be.greaterThan(BROKER_DELIVERY_LIMIT);
+    expect(await depth(queue)).to.equal(0);
   });
 });

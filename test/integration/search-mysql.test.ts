@@ -34,7 +34,7 @@ describeSearchBehaviour('built-in MySQL backend', () => {
         })),
       );
       if (outcome.rejected.length > 0)
-        throw new Error(`seed rejected: ${outcome.rejected[0]?.reason}`);
+        throw new Error(`seed rejected: ${outcome.rejected[0]?.reason.code}`);
     },
     async update(message: IndexedMessage) {
       await messages.edit(

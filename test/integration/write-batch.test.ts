@@ -137,25 +137,30 @@ describe('db: repositories and batch persistence (MariaDB)', function () {
     const event = messageEvent(ghost, 1, 1);
     const outcome = await persistWriteBatch(sequelize, [event]);
     expect(outcome.rejected).to.deep.equal([
-      { event, reason: 'unknown_application: the application does not exist' },
+      { event, reason: { code: 'unknown_application', detail: 'the application does not exist' } },
     ]);
   });
 
-  it('recounts counters from the rows, whatever they were', async () => {
+  it('recounts counters from the rows, never below what they were', async () => {
     const app = await newApp();
     const outcome = await persistWriteBatch(sequelize, [
       chatEvent(app.token, 1),
       chatEvent(app.token, 2),
       ...[1, 2, 3].map((n) => messageEvent(app.token, 1, n)),
     ]);
-    await sequelize.query('UPDATE chats SET messages_count = 99 WHERE application_id = ?', {
-      replacements: [app.id],
-    });
     const counters = new CounterRepository(sequelize);
     await counters.recountChats(outcome.touchedChatIds);
     await counters.recountApplications(outcome.touchedApplicationIds);
     expect((await chats.find(app.token, 1))?.messagesCount).to.equal(3);
+    expect((await chats.find(app.token, 2))?.messagesCount).to.equal(0);
     expect((await applications.findByToken(app.token))?.chatsCount).to.equal(2);
+    // Rows are never deleted: a higher figure is newer than this count (an overlapping
+    // flusher that counted later wrote it), and is kept.
+    await sequelize.query('UPDATE chats SET messages_count = 5 WHERE application_id = ?', {
+      replacements: [app.id],
+    });
+    await counters.recountChats(outcome.touchedChatIds);
+    expect((await chats.find(app.token, 1))?.messagesCount).to.equal(5);
   });
 
   it('lists by number with a next cursor and reads max numbers for re-seeding', async () => {
@@ -191,6 +196,54 @@ describe('db: repositories and batch persistence (MariaDB)', function () {
     expect(pending.map((e) => e.message.content)).to.deep.equal(['after']);
     await outbox.done(pending);
     expect(await outbox.pending(10, where)).to.deep.equal([]);
+  });
+
+  it('keeps an outbox entry queued again (edited) after it was read', async () => {
+    const app = await newApp();
+    await persistWriteBatch(sequelize, [chatEvent(app.token, 1), messageEvent(app.token, 1, 1)]);
+    await messages.edit(app.token, 1, 1, 'first edit');
+    const outbox = new SearchOutbox(sequelize);
+    const where = { token: app.token, chatNumber: 1, number: 1 };
+    const read = await outbox.pending(10, where);
+    await new Promise((r) => setTimeout(r, 5));
+    await messages.edit(app.token, 1, 1, 'second edit');
+    await outbox.done(read);
+    const left = await outbox.pending(10, where);
+    expect(left.map((e) => e.message.content)).to.deep.equal(['second edit']);
+    await outbox.done(left);
+    expect(await outbox.pending(10, where)).to.deep.equal([]);
+  });
+
+  it('queues new messages for indexing in the batch transaction only when asked to', async () => {
+    const app = await newApp();
+    const outbox = new SearchOutbox(sequelize);
+    const queued = async (number: number) =>
+      (await outbox.pending(10, { token: app.token, chatNumber: 1, number })).map(
+        (e) => e.message.content,
+      );
+    await persistWriteBatch(sequelize, [chatEvent(app.token, 1), messageEvent(app.token, 1, 1)]);
+    expect(await queued(1)).to.deep.equal([]);
+
+    const impostor = messageEvent(app.token, 1, 1, 'impostor');
+    const outcome = await persistWriteBatch(
+      sequelize,
+      [messageEvent(app.token, 1, 2, 'two'), impostor],
+      { queueForIndexing: true },
+    );
+    expect(outcome.rejected.map((r) => r.event)).to.deep.equal([impostor]);
+    expect(await queued(2)).to.deep.equal(['two']);
+    // The rejected impostor is not queued; the message it collided with was not either.
+    expect(await queued(1)).to.deep.equal([]);
+
+    // A failed transaction queues nothing: the outbox rolls back with the rows.
+    const tooLong = messageEvent(app.token, 1, 3, 'x'.repeat(70_000));
+    let failed = false;
+    await persistWriteBatch(sequelize, [messageEvent(app.token, 1, 4), tooLong], {
+      queueForIndexing: true,
+    }).catch(() => (failed = true));
+    expect(failed).to.equal(true);
+    expect(await queued(4)).to.deep.equal([]);
+    expect(await messages.find(app.token, 1, 4)).to.equal(null);
   });
 
   it('lists applications with an opaque cursor', async () => {

@@ -1,30 +1,58 @@
-import type { Sequelize } from 'sequelize';
+import { QueryTypes, type Sequelize } from 'sequelize';
 
 /**
  * Recomputes counters from the rows themselves (COUNT(*), never increments), so a run that
- * repeats, overlaps another or follows a crash still writes the right numbers.
+ * repeats or follows a crash still writes the right numbers.
+ *
+ * The count is a plain SELECT, a consistent non-locking read: it takes no locks on the rows it
+ * counts, so the consumer's inserts into a chat being recounted never wait for it (an
+ * `UPDATE … = (SELECT COUNT(*))` reads with shared next-key locks under REPEATABLE READ, and
+ * an insert into that chat could time out with 1205 behind a long count). The write that
+ * follows locks only the counter rows, for one short statement.
+ *
+ * Rows are never deleted, so a count only grows: GREATEST keeps a run that counted earlier
+ * (an overlapping flusher, a slow chunk) from writing its smaller figure over a newer one.
  */
 export class CounterRepository {
   constructor(private readonly sequelize: Sequelize) {}
 
-  async recountChats(chatIds: readonly number[]): Promise<number> {
-    if (chatIds.length === 0) return 0;
-    const [, meta] = await this.sequelize.query(
-      `UPDATE chats c
-          SET c.messages_count = (SELECT COUNT(*) FROM messages m WHERE m.chat_id = c.id)
-        WHERE c.id IN (${chatIds.map(() => '?').join(', ')})`,
-      { replacements: [...chatIds] },
-    );
-    return affectedRows(meta);
+  recountChats(chatIds: readonly number[]): Promise<number> {
+    return this.recount(chatIds, {
+      counted: 'messages',
+      parentColumn: 'chat_id',
+      table: 'chats',
+      counter: 'messages_count',
+    });
   }
 
-  async recountApplications(applicationIds: readonly number[]): Promise<number> {
-    if (applicationIds.length === 0) return 0;
+  recountApplications(applicationIds: readonly number[]): Promise<number> {
+    return this.recount(applicationIds, {
+      counted: 'chats',
+      parentColumn: 'application_id',
+      table: 'applications',
+      counter: 'chats_count',
+    });
+  }
+
+  private async recount(
+    ids: readonly number[],
+    target: { counted: string; parentColumn: string; table: string; counter: string },
+  ): Promise<number> {
+    if (ids.length === 0) return 0;
+    const list = ids.map(() => '?').join(', ');
+    const rows = await this.sequelize.query<{ parent: number | string; n: number | string }>(
+      `SELECT ${target.parentColumn} AS parent, COUNT(*) AS n
+         FROM ${target.counted}
+        WHERE ${target.parentColumn} IN (${list})
+        GROUP BY ${target.parentColumn}`,
+      { replacements: [...ids], type: QueryTypes.SELECT },
+    );
+    const counts = new Map(rows.map((r) => [Number(r.parent), Number(r.n)]));
     const [, meta] = await this.sequelize.query(
-      `UPDATE applications a
-          SET a.chats_count = (SELECT COUNT(*) FROM chats c WHERE c.application_id = a.id)
-        WHERE a.id IN (${applicationIds.map(() => '?').join(', ')})`,
-      { replacements: [...applicationIds] },
+      `UPDATE ${target.table}
+          SET ${target.counter} = GREATEST(${target.counter}, CASE id ${ids.map(() => 'WHEN ? THEN ?').join(' ')} END)
+        WHERE id IN (${list})`,
+      { replacements: [...ids.flatMap((id) => [id, counts.get(id) ?? 0]), ...ids] },
     );
     return affectedRows(meta);
   }

@@ -812,7 +812,7 @@ describe('Helm chart charts/chat-system', function () {
       ).to.equal('metrics');
     });
 
-    it('alerts on 5xx rate, consumer lag, dead letters and a flusher that does not succeed', () => {
+    it('alerts on 5xx rate, consumer lag, dead letters, search lag and a failing flusher', () => {
       const rules = named(objects(), 'PrometheusRule', 'chat-chat-system')['spec'].groups[0]
         .rules as { alert: string; expr: string }[];
       const expr = (alert: string) => rules.find((r) => r.alert === alert)?.expr ?? '';
@@ -820,6 +820,8 @@ describe('Helm chart charts/chat-system', function () {
         'ChatSystemApiHighErrorRate',
         'ChatSystemConsumerLag',
         'ChatSystemDeadLetters',
+        'ChatSystemDeadLetterQueueNotEmpty',
+        'ChatSystemSearchIndexLag',
         'ChatSystemFlusherNotSucceeding',
       ]);
       expect(expr('ChatSystemApiHighErrorRate')).to.contain(
@@ -829,6 +831,12 @@ describe('Helm chart charts/chat-system', function () {
         'rabbitmq_queue_messages_ready{namespace="chat", queue="chat-system.writes"}',
       );
       expect(expr('ChatSystemDeadLetters')).to.contain('consumer_dead_letters_total{');
+      expect(expr('ChatSystemDeadLetterQueueNotEmpty')).to.match(
+        /max\(consumer_dead_letter_queue_messages\{namespace="chat", pod=~"chat-chat-system-consumer-\.\*"\}\) > 0/,
+      );
+      expect(expr('ChatSystemSearchIndexLag')).to.match(
+        /max\(search_index_lag_seconds\{namespace="chat", pod=~"[^"]+"\}\) > 300/,
+      );
       expect(expr('ChatSystemFlusherNotSucceeding')).to.contain(
         'cronjob="chat-chat-system-flusher"',
       );

@@ -2,7 +2,6 @@ import { expect } from 'chai';
 import { PersistWrites } from '../../../internal/jobs/persist-writes.js';
 import type { BatchOutcome } from '../../../internal/db/write-batch.js';
 import type { DirtySet } from '../../../internal/counters/dirty.js';
-import type { IndexedMessage } from '../../../internal/domain/ports.js';
 import type { WriteEvent } from '../../../internal/domain/model.js';
 import { createConsumerMetrics, createRegistry } from '../../../internal/metrics/registry.js';
 import { silentLogger } from '../../support/environment.js';
@@ -37,14 +36,12 @@ class FakeDirty {
 function handler(options: {
   persist: (events: readonly WriteEvent[]) => Promise<BatchOutcome>;
   dirty?: FakeDirty;
-  index?: (messages: readonly IndexedMessage[]) => Promise<void>;
   signal?: AbortSignal;
 }) {
   const dirty = options.dirty ?? new FakeDirty();
   return new PersistWrites({
     persist: options.persist,
     dirty: dirty as unknown as DirtySet,
-    indexer: options.index === undefined ? null : { index: options.index },
     signal: options.signal ?? new AbortController().signal,
     metrics: createConsumerMetrics(createRegistry('test')),
     logger: silentLogger,
@@ -61,22 +58,16 @@ const tooLong = () =>
 describe('jobs/PersistWrites', function () {
   this.timeout(5_000);
 
-  it('retries a batch while MySQL is unreachable, then marks and indexes it', async () => {
+  it('retries a batch while MySQL is unreachable, then marks it', async () => {
     let calls = 0;
-    const indexed: number[] = [];
     const dirty = new FakeDirty();
     const result = await handler({
       persist: () => (++calls < 3 ? Promise.reject(lostConnection()) : Promise.resolve(ok([7]))),
       dirty,
-      index: (messages) => {
-        indexed.push(...messages.map((m) => m.number));
-        return Promise.resolve();
-      },
     }).handle([message(1), message(2)]);
     expect(calls).to.equal(3);
     expect(result).to.deep.equal({ deadLetter: [], retry: [] });
     expect(dirty.marks).to.deep.equal([[[1], [7]]]);
-    expect(indexed).to.deep.equal([1, 2]);
   });
 
   it('isolates a permanently failing event so the rest of the batch is persisted', async () => {
@@ -95,34 +86,27 @@ describe('jobs/PersistWrites', function () {
     expect(result.retry[0]?.reason).to.match(/Data too long/);
   });
 
-  it('passes rejected events (conflicts) on for dead-lettering and does not index them', async () => {
+  it('passes rejected events (conflicts) on for dead-lettering with their typed reason', async () => {
     const conflict = message(2);
-    const indexed: number[] = [];
-    const result = await handler({
-      persist: () =>
-        Promise.resolve({
-          ...ok(),
-          rejected: [{ event: conflict, reason: 'message number already taken' }],
-        }),
-      index: (messages) => {
-        indexed.push(...messages.map((m) => m.number));
-        return Promise.resolve();
-      },
+    const reason = { code: 'conflict', detail: 'message number already taken' } as const;
+    const registry = createRegistry('test');
+    const metrics = createConsumerMetrics(registry);
+    const result = await new PersistWrites({
+      persist: () => Promise.resolve({ ...ok(), rejected: [{ event: conflict, reason }] }),
+      dirty: new FakeDirty() as unknown as DirtySet,
+      signal: new AbortController().signal,
+      metrics,
+      logger: silentLogger,
     }).handle([message(1), conflict]);
-    expect(result.deadLetter.map((r) => r.event)).to.deep.equal([conflict]);
-    expect(indexed).to.deep.equal([1]);
-  });
-
-  it('keeps retrying while the search index is unavailable; nothing is acked meanwhile', async () => {
-    let attempts = 0;
-    await handler({
-      persist: () => Promise.resolve(ok()),
-      index: () =>
-        ++attempts < 3
-          ? Promise.reject(Object.assign(new Error('es down'), { retryable: true }))
-          : Promise.resolve(),
-    }).handle([message(1)]);
-    expect(attempts).to.equal(3);
+    expect(result.deadLetter).to.deep.equal([{ event: conflict, reason }]);
+    const counts = (await metrics.persisted.get()).values.map((v) => [
+      v.labels['outcome'],
+      v.value,
+    ]);
+    expect(counts).to.deep.include.members([
+      ['persisted', 1],
+      ['rejected', 1],
+    ]);
   });
 
   it('gives the batch back (rejects) when shutdown interrupts retrying', async () => {

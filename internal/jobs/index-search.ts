@@ -1,0 +1,96 @@
+import type { LeaderLock, LockHandle, SearchIndexer, SearchOutboxPort } from '../domain/ports.js';
+import type { SearchIndexMetrics } from '../metrics/registry.js';
+import type { Logger } from '../log/logger.js';
+import { sleep } from '../runtime/program.js';
+
+export interface IndexSearchDeps {
+  readonly outbox: SearchOutboxPort;
+  /** Null for the MySQL search: nothing to index, edits' outbox entries are just cleared. */
+  readonly indexer: SearchIndexer | null;
+  /** One replica drains at a time; the others stand by. */
+  readonly lock: LeaderLock;
+  readonly batchSize: number;
+  /** Pause between polls while the outbox is empty, and while another replica drains. */
+  readonly intervalMs: number;
+  readonly metrics: Pick<SearchIndexMetrics, 'indexed' | 'failures'>;
+  readonly logger: Logger;
+  /** Backoff after a failed round: doubles from baseMs up to maxMs. */
+  readonly backoff?: { readonly baseMs: number; readonly maxMs: number };
+}
+
+/** SearchUnavailableError, and bulk failures with any 429/5xx, say `retryable`. */
+const retryable = (err: unknown) => (err as { retryable?: unknown }).retryable === true;
+
+/**
+ * The search indexer: takes messages from search_outbox (queued by the consumer's batch and by
+ * edits, in their own transactions) into the search index, oldest first, and removes an entry
+ * only once the index took it. While the index is down it retries with capped backoff and the
+ * backlog waits in MySQL (search_index_lag_seconds grows); it catches up by itself. Persisting
+ * never waits for it.
+ */
+export class IndexSearch {
+  constructor(private readonly deps: IndexSearchDeps) {}
+
+  /**
+   * Indexes until the outbox is empty (or the signal aborts); returns how many it took.
+   * Throws what the index threw when retrying may heal it, leaving those entries pending.
+   */
+  async drain(signal: AbortSignal): Promise<number> {
+    const { outbox, indexer, batchSize, metrics } = this.deps;
+    let total = 0;
+    for (;;) {
+      if (signal.aborted) return total;
+      const entries = await outbox.pending(batchSize);
+      if (entries.length === 0) return total;
+      if (indexer !== null) {
+        try {
+          await indexer.index(entries.map((e) => e.message));
+        } catch (err) {
+          if (retryable(err)) throw err;
+          // Documents the index refuses for good would block everything queued behind them:
+          // they are in MySQL, counted in search_index_errors_total, and `npm run reindex`
+          // restores them.
+          this.deps.logger.error({ err }, 'search index refused messages; dropping them');
+        }
+      }
+      await outbox.done(entries);
+      metrics.indexed.inc(entries.length);
+      total += entries.length;
+      if (entries.length < batchSize) return total;
+    }
+  }
+
+  /** Runs until the signal aborts (shutdown). Never throws. */
+  async run(signal: AbortSignal): Promise<void> {
+    const { baseMs, maxMs } = this.deps.backoff ?? { baseMs: 500, maxMs: 30_000 };
+    let failures = 0;
+    while (!signal.aborted) {
+      let handle: LockHandle | null = null;
+      try {
+        handle = await this.deps.lock.tryAcquire();
+        if (handle !== null) {
+          const held = AbortSignal.any([signal, handle.signal]);
+          while (!held.aborted) {
+            await this.drain(held);
+            failures = 0;
+            await pause(this.deps.intervalMs, held);
+          }
+        }
+        if (!signal.aborted) await pause(this.deps.intervalMs, signal);
+      } catch (err) {
+        if (signal.aborted) break;
+        failures += 1;
+        const delayMs = Math.min(baseMs * 2 ** (failures - 1), maxMs);
+        this.deps.metrics.failures.inc();
+        this.deps.logger.warn({ err, attempt: failures, delayMs }, 'indexing failed; retrying');
+        await pause(delayMs, signal);
+      } finally {
+        await handle?.release().catch(() => undefined);
+      }
+    }
+  }
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return sleep(ms, signal).catch(() => undefined);
+}

@@ -1,0 +1,99 @@
+import type {
+  IndexedMessage,
+  LeaderLock,
+  LockHandle,
+  OutboxEntry,
+  OutboxLag,
+  SearchIndexer,
+  SearchOutboxPort,
+} from '../../../internal/domain/ports.js';
+
+/** search_outbox in memory: entries by message id, oldest queued first. */
+export class FakeSearchOutbox implements SearchOutboxPort {
+  private readonly entries = new Map<number, OutboxEntry>();
+  /** Fails the next calls to pending() with this error, as a MySQL outage would. */
+  failPending = 0;
+
+  queue(messageId: number, message: IndexedMessage, queuedAt = new Date()): void {
+    this.entries.set(messageId, { messageId, message, queuedAt });
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  pending(limit: number): Promise<OutboxEntry[]> {
+    if (this.failPending > 0) {
+      this.failPending -= 1;
+      return Promise.reject(new Error('mysql unreachable'));
+    }
+    const oldest = [...this.entries.values()].sort(
+      (a, b) => a.queuedAt.getTime() - b.queuedAt.getTime() || a.messageId - b.messageId,
+    );
+    return Promise.resolve(oldest.slice(0, limit));
+  }
+
+  done(entries: readonly OutboxEntry[]): Promise<void> {
+    for (const e of entries) {
+      // Queued again since it was read (an edit): that newer entry stays.
+      if (this.entries.get(e.messageId)?.queuedAt.getTime() === e.queuedAt.getTime()) {
+        this.entries.delete(e.messageId);
+      }
+    }
+    return Promise.resolve();
+  }
+
+  lag(): Promise<OutboxLag> {
+    const times = [...this.entries.values()].map((e) => e.queuedAt.getTime());
+    return Promise.resolve({
+      pending: times.length,
+      oldestQueuedAt: times.length === 0 ? null : new Date(Math.min(...times)),
+    });
+  }
+}
+
+/** A search index that is down while `down` is true (answers as a 503 would). */
+export class FakeSearchIndexer implements SearchIndexer {
+  readonly indexed: IndexedMessage[] = [];
+  down = false;
+  calls = 0;
+  /** Message numbers the index refuses for good (a mapping conflict). */
+  readonly refuse = new Set<number>();
+
+  index(messages: readonly IndexedMessage[]): Promise<void> {
+    this.calls += 1;
+    if (this.down) {
+      return Promise.reject(Object.assign(new Error('index unavailable'), { retryable: true }));
+    }
+    const refused = messages.filter((m) => this.refuse.has(m.number));
+    this.indexed.push(...messages.filter((m) => !this.refuse.has(m.number)));
+    if (refused.length > 0) {
+      return Promise.reject(Object.assign(new Error('mapping conflict'), { retryable: false }));
+    }
+    return Promise.resolve();
+  }
+}
+
+/** A lock that another holder may keep (`heldElsewhere`) or take away (`lose()`). */
+export class FakeLock implements LeaderLock {
+  heldElsewhere = false;
+  private current: AbortController | null = null;
+
+  tryAcquire(): Promise<LockHandle | null> {
+    if (this.heldElsewhere || this.current !== null) return Promise.resolve(null);
+    const controller = new AbortController();
+    this.current = controller;
+    return Promise.resolve({
+      signal: controller.signal,
+      release: () => {
+        if (this.current === controller) this.current = null;
+        return Promise.resolve();
+      },
+    });
+  }
+
+  lose(): void {
+    this.current?.abort(new Error('lock lost'));
+    this.current = null;
+  }
+}
