@@ -42,6 +42,7 @@ export interface FaultContext {
 export interface Scenario {
   readonly id: number;
   readonly name: string;
+  /** Creates sent at least; more when the fault lasts longer than planned. */
   readonly total: number;
   readonly perSecond: number;
   /** Serve search from the stand-in Elasticsearch instead of MySQL. */
@@ -58,7 +59,7 @@ export interface Result {
   readonly sent: number;
   readonly truncated: boolean;
   readonly drained: boolean;
-  /** At least half of the last tenth of the load, sent after every fault ended, was a 201. */
+  /** At least half of the load's last second, sent after the fault ended, was answered 201. */
   readonly recovered: boolean;
   /** Scenario-specific failures (afterDrain). */
   readonly problems: string[];
@@ -120,9 +121,12 @@ export async function runScenario(services: PrivateServices, scenario: Scenario)
       chats,
       tag,
       total: scenario.total,
+      // Recovery is judged on 4 s of load after the fault ended.
+      tail: scenario.perSecond * 4,
+      maxTotal: scenario.total * 3,
       perSecond: scenario.perSecond,
-      // Bounded in time as in count; a slow machine gets three times the planned duration.
-      maxDurationMs: (scenario.total / scenario.perSecond) * 3_000 + 20_000,
+      // Bounded in time as in count, generously: rabbitmqctl alone can take seconds per call.
+      maxDurationMs: (scenario.total / scenario.perSecond) * 3_000 + 60_000,
     });
     const ctx: FaultContext = {
       services,
@@ -143,7 +147,8 @@ export async function runScenario(services: PrivateServices, scenario: Scenario)
     const started = Date.now();
     notes['setupSeconds'] = ((started - begun) / 1000).toFixed(1);
     const loading = load.run();
-    const fault = scenario.fault(ctx);
+    // However long the fault's commands take, it plays out under load and the load goes on.
+    const fault = scenario.fault(ctx).finally(() => load.faultOver());
     const [loaded, faulted] = await Promise.allSettled([loading, fault]);
     if (loaded.status === 'rejected') throw loaded.reason;
     if (faulted.status === 'rejected') throw faulted.reason;
@@ -157,10 +162,15 @@ export async function runScenario(services: PrivateServices, scenario: Scenario)
     notes['deadLettered'] =
       (await services.rabbit.depth(deadLetterQueueOf(env['RABBITMQ_QUEUE']!))) ?? 0;
     if (!drained) notes['drained'] = 'no';
-    if (load.truncated) notes['sent'] = `${load.sent}/${scenario.total}`;
-    const tail = load.outcomes.slice(Math.floor(load.outcomes.length * 0.9));
+    if (load.truncated) notes['truncated'] = 'yes';
+    // Reported, never asserted (tests don't time things): how long the slowest answer took.
+    notes['slowestAnswerMs'] = Math.max(0, ...load.outcomes.map((o) => o.doneAt - o.sentAt));
+    // The last second of the load after the fault: the system must have come back by then.
+    const after = load.outcomes.slice(load.sentWhenFaultOver ?? load.sent);
+    const tail = after.slice(Math.max(0, after.length - scenario.perSecond));
     const tailCreated = tail.filter((o) => o.status === 201).length;
-    notes['last10pct201'] = `${tailCreated}/${tail.length}`;
+    notes['sent'] = `${load.sent}(${after.length} after the fault)`;
+    notes['lastSecond201'] = `${tailCreated}/${tail.length}`;
     return {
       recovered: tail.length > 0 && tailCreated * 2 >= tail.length,
       line: summaryLine(scenario.id, scenario.name, verdict, seconds, notes),

@@ -30,7 +30,12 @@ export interface LoadOptions {
   readonly chats: readonly number[];
   /** Unique prefix of every content in this run. */
   readonly tag: string;
+  /** Requests sent at least, whenever the fault ends. */
   readonly total: number;
+  /** Requests sent after the fault ended (see faultOver), so recovery is under load too. */
+  readonly tail: number;
+  /** Requests sent at most, however long the fault takes. */
+  readonly maxTotal: number;
   readonly perSecond: number;
   /** One create in `chatEvery` is a chat create. */
   readonly chatEvery?: number;
@@ -48,8 +53,10 @@ export class Load {
   #inFlight = 0;
   #startedAt = 0;
   #waiters: { count: number; resolve: () => void }[] = [];
-  /** Set when the time bound stopped the load before `total` requests were sent. */
+  /** Set when the time bound stopped the load before it was done. */
   truncated = false;
+  /** How many requests had been sent when the fault ended; null while it goes on. */
+  sentWhenFaultOver: number | null = null;
 
   constructor(options: LoadOptions) {
     this.#options = options;
@@ -75,20 +82,35 @@ export class Load {
     return new Promise((resolve) => this.#waiters.push({ count, resolve }));
   }
 
-  /** Runs until every request is sent and answered (or the time bound cut it short). */
+  /** The fault is over: send `tail` more requests (at least up to `total`), then stop. */
+  faultOver(): void {
+    this.sentWhenFaultOver ??= this.sent;
+  }
+
+  /** How many requests the load sends in all, as far as is known now. */
+  #target(): number {
+    const o = this.#options;
+    if (this.sentWhenFaultOver === null) return o.maxTotal;
+    return Math.min(o.maxTotal, Math.max(o.total, this.sentWhenFaultOver + o.tail));
+  }
+
+  /**
+   * Runs until every request is sent and answered: at least `total`, and on until `tail` more
+   * after the fault ended, never more than `maxTotal` nor longer than `maxDurationMs`.
+   */
   async run(): Promise<void> {
     const o = this.#options;
     const maxInFlight = o.maxInFlight ?? 256;
     const pending = new Set<Promise<void>>();
     this.#startedAt = Date.now();
     try {
-      while (this.sent < o.total) {
+      while (this.sent < this.#target()) {
         const elapsed = this.elapsedMs;
         if (elapsed > o.maxDurationMs) {
           this.truncated = true;
           break;
         }
-        const due = Math.min(o.total, Math.floor((elapsed / 1000) * o.perSecond) + 1);
+        const due = Math.min(this.#target(), Math.floor((elapsed / 1000) * o.perSecond) + 1);
         while (this.sent < due && this.#inFlight < maxInFlight) {
           const p = this.#send(this.sent).finally(() => pending.delete(p));
           pending.add(p);

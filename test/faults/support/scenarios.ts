@@ -59,9 +59,10 @@ export const SCENARIOS: readonly Scenario[] = [
     name: 'rabbitmq-connections-closed+node-restart',
     total: 7_000,
     perSecond: 500,
-    async fault({ load, services }) {
+    async fault({ load, services, note }) {
       await load.sentAtLeast(1_000);
-      await services.rabbit.ctl(['close_all_connections', 'fault suite: forced close']);
+      const closed = await services.rabbit.ctl(['close_all_connections', 'fault suite']);
+      note('connectionsClosed', /Closed (\d+)/.exec(closed)?.[1] ?? '?');
       await load.sentAtLeast(3_500);
       await services.rabbit.ctl(['stop_app']);
       try {
@@ -76,11 +77,31 @@ export const SCENARIOS: readonly Scenario[] = [
     name: 'broker-memory-alarm-10s',
     total: 7_000,
     perSecond: 350,
-    async fault({ load, services }) {
+    async fault({ load, services, note }) {
       await load.sentAtLeast(1_000);
       await services.rabbit.ctl(['set_vm_memory_high_watermark', '0.000001']);
       try {
-        await sleep(10_000);
+        // The fault must really be there, or a pass would prove nothing.
+        const raised = await services.rabbit.alarms();
+        note('alarms', raised.join('+') || 'none');
+        if (!raised.includes('memory')) throw new Error('the memory alarm was not raised');
+        const before = { sent: load.sent, done: load.outcomes.filter((o) => o.doneAt > 0).length };
+        await sleep(4_000);
+        const done = load.outcomes.filter((o) => o.doneAt > 0).length;
+        note('inAlarm4s', `sent:${load.sent - before.sent},answered:${done - before.done}`);
+        // What the broker did to each connection (publishers show as blocked or blocking).
+        const states = await services.rabbit.ctl([
+          '-q',
+          'list_connections',
+          'state',
+          '--formatter',
+          'json',
+        ]);
+        const counts: Record<string, number> = {};
+        for (const { state } of JSON.parse(states) as { state: string }[])
+          counts[state] = (counts[state] ?? 0) + 1;
+        note('connectionStates', JSON.stringify(counts).replace(/"/g, ''));
+        await sleep(6_000);
       } finally {
         await services.rabbit.ctl(['set_vm_memory_high_watermark', WATERMARK]);
       }

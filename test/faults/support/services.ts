@@ -366,6 +366,13 @@ export class PrivateRabbit {
     return rows.find((row) => row.name === queue)?.messages ?? null;
   }
 
+  /** The resource alarms in effect (e.g. `memory`), as the node reports them. */
+  async alarms(): Promise<string[]> {
+    const out = await this.ctl(['-q', 'status', '--formatter', 'json']);
+    const status = JSON.parse(out) as { alarms?: { resource?: string }[] };
+    return (status.alarms ?? []).map((alarm) => String(alarm.resource));
+  }
+
   async stop(): Promise<void> {
     if (!this.#daemon.running) return;
     await this.ctl(['stop', this.#pidFile], 60_000).catch(() => undefined);
