@@ -47,6 +47,8 @@ describe('faults: a 201 is persisted exactly once under its number, whatever fai
       expect(v.dishonest, `503s that promised nothing persisted, yet it was${detail}`).to.equal(0);
       expect(v.unknownCodes, `503s with a code outside UnavailableCode${detail}`).to.equal(0);
       expect(v.unexpected, `answers other than 201 and 503${detail}`).to.deep.equal({});
+      expect(result.loadOutlastedFault, `harness: the fault outlasted the load's bounds${detail}`)
+        .to.be.true;
       // Honest 503s are allowed during a fault, not after it: the system must come back.
       expect(result.recovered, `the load's last second was mostly refused${detail}`).to.be.true;
       expect(result.problems, detail).to.deep.equal([]);

@@ -61,6 +61,8 @@ export interface Result {
   readonly drained: boolean;
   /** At least half of the load's last second, sent after the fault ended, was answered 201. */
   readonly recovered: boolean;
+  /** Load was still being sent when the fault ended (else the verdict misses the recovery). */
+  readonly loadOutlastedFault: boolean;
   /** Scenario-specific failures (afterDrain). */
   readonly problems: string[];
 }
@@ -121,12 +123,14 @@ export async function runScenario(services: PrivateServices, scenario: Scenario)
       chats,
       tag,
       total: scenario.total,
-      // Recovery is judged on 4 s of load after the fault ended.
-      tail: scenario.perSecond * 4,
-      maxTotal: scenario.total * 3,
+      // Recovery is judged at the end of 12 s of load after the fault ended: longer than the
+      // programs' longest reconnect backoff (10 s), so a legitimate wait is not a failure.
+      tail: scenario.perSecond * 12,
+      // A fault whose commands are slow (rabbitmqctl under load) must still end inside it.
+      maxTotal: scenario.total * 8,
       perSecond: scenario.perSecond,
       // Bounded in time as in count, generously: rabbitmqctl alone can take seconds per call.
-      maxDurationMs: (scenario.total / scenario.perSecond) * 3_000 + 60_000,
+      maxDurationMs: (scenario.total / scenario.perSecond) * 8_000 + 60_000,
     });
     const ctx: FaultContext = {
       services,
@@ -173,6 +177,7 @@ export async function runScenario(services: PrivateServices, scenario: Scenario)
     notes['lastSecond201'] = `${tailCreated}/${tail.length}`;
     return {
       recovered: tail.length > 0 && tailCreated * 2 >= tail.length,
+      loadOutlastedFault: after.length > 0,
       line: summaryLine(scenario.id, scenario.name, verdict, seconds, notes),
       verdict,
       sent: load.sent,
