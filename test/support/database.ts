@@ -7,16 +7,19 @@ let migrated: Promise<void> | null = null;
 
 /** Creates and migrates the test database once per test process. */
 export function migrateTestDatabase(): Promise<void> {
-  migrated ??= (async () => {
-    await ensureDatabase(TEST_MYSQL_URL, silentLogger);
-    const sequelize = testSequelize();
-    try {
-      await createMigrator(sequelize, silentLogger).up();
-    } finally {
-      await sequelize.close();
-    }
-  })();
+  migrated ??= migrateDatabase(TEST_MYSQL_URL);
   return migrated;
+}
+
+/** Creates the database named in `url` if needed and applies every migration to it. */
+export async function migrateDatabase(url: string): Promise<void> {
+  await ensureDatabase(url, silentLogger);
+  const sequelize = createSequelize({ url, poolMax: 2 });
+  try {
+    await createMigrator(sequelize, silentLogger).up();
+  } finally {
+    await sequelize.close();
+  }
 }
 
 export function testSequelize(): Sequelize {

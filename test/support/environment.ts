@@ -16,15 +16,33 @@ export function uniqueSuffix(): string {
   return randomUUID().slice(0, 8);
 }
 
+/** Where the programs under test find their data services. */
+export interface ServiceUrls {
+  readonly mysql: string;
+  readonly redis: string;
+  readonly rabbitmq: string;
+}
+
+export const TEST_SERVICES: ServiceUrls = {
+  mysql: TEST_MYSQL_URL,
+  redis: TEST_REDIS_URL,
+  rabbitmq: TEST_RABBITMQ_URL,
+};
+
 /**
  * Environment of programs isolated from every other run: their own queue and Redis key prefix,
- * free ports (the start-up log line carries the bound port, so LOG_LEVEL is info).
+ * free ports (the start-up log line carries the bound port, so LOG_LEVEL is info). `services`
+ * defaults to the shared test services; the fault suite passes its private instances.
  */
-export function isolatedEnv(label: string, suffix = uniqueSuffix()) {
+export function isolatedEnv(
+  label: string,
+  suffix = uniqueSuffix(),
+  services: ServiceUrls = TEST_SERVICES,
+) {
   return {
-    MYSQL_URL: TEST_MYSQL_URL,
-    REDIS_URL: TEST_REDIS_URL,
-    RABBITMQ_URL: TEST_RABBITMQ_URL,
+    MYSQL_URL: services.mysql,
+    REDIS_URL: services.redis,
+    RABBITMQ_URL: services.rabbitmq,
     RABBITMQ_QUEUE: `chat-system-${label}-${suffix}`,
     REDIS_KEY_PREFIX: `cs-${label}-${suffix}:`,
     PORT: '0',

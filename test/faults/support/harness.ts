@@ -1,0 +1,257 @@
+/**
+ * One scenario end to end: fresh programs against the private services, a fresh application
+ * with a few persisted chats, steady load while the scenario's fault plays out, a wait for the
+ * consumer to drain, and the verdict on everything that was answered.
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startProgram, stopProgram, waitReady, type Program } from '../../e2e/support/system.js';
+import { isolatedEnv, uniqueSuffix } from '../../support/environment.js';
+import { migrateDatabase } from '../../support/database.js';
+import { deadLetterQueueOf } from '../../../internal/queue/topology.js';
+import { Load } from './load.js';
+import type { PrivateServices } from './services.js';
+import { StandInElasticsearch } from './stand-in-elasticsearch.js';
+import { judge, persistedRows, summaryLine, type Verdict } from './verify.js';
+
+export const DATABASE = 'chat_system_faults';
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const LOG_DIR = join(ROOT, '.cache', 'faults');
+const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+const run = promisify(execFile);
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export interface FaultContext {
+  readonly services: PrivateServices;
+  readonly load: Load;
+  readonly token: string;
+  readonly apis: readonly string[];
+  readonly es: StandInElasticsearch | undefined;
+  readonly env: Record<string, string>;
+  /** The current consumer; replaced by restartConsumer(). */
+  readonly consumer: () => Program;
+  readonly restartConsumer: () => Promise<void>;
+  /** Adds `name=value` to the scenario's line. */
+  readonly note: (name: string, value: string | number) => void;
+}
+
+export interface Scenario {
+  readonly id: number;
+  readonly name: string;
+  /** Creates sent at least; more when the fault lasts longer than planned. */
+  readonly total: number;
+  readonly perSecond: number;
+  /** Serve search from the stand-in Elasticsearch instead of MySQL. */
+  readonly elasticsearch?: boolean;
+  /** Plays the fault while the load runs; the load starts just before. */
+  fault(ctx: FaultContext): Promise<void>;
+  /** Further checks once the consumer drained; problems go into the returned list. */
+  afterDrain?(ctx: FaultContext, verdict: Verdict): Promise<string[]>;
+}
+
+export interface Result {
+  readonly line: string;
+  readonly verdict: Verdict;
+  readonly sent: number;
+  readonly truncated: boolean;
+  readonly drained: boolean;
+  /** At least half of the load's last second, sent after the fault ended, was answered 201. */
+  readonly recovered: boolean;
+  /** Load was still being sent when the fault ended (else the verdict misses the recovery). */
+  readonly loadOutlastedFault: boolean;
+  /** Scenario-specific failures (afterDrain). */
+  readonly problems: string[];
+}
+
+export async function prepareDatabase(services: PrivateServices): Promise<void> {
+  await migrateDatabase(services.mariadb.url(DATABASE));
+}
+
+/** Compiles the programs into dist/ as the images do, so the run never starts stale code. */
+export async function buildPrograms(): Promise<void> {
+  await run(process.execPath, [TSC, '-p', 'tsconfig.build.json'], { cwd: ROOT });
+}
+
+export async function runScenario(services: PrivateServices, scenario: Scenario): Promise<Result> {
+  await services.ensureHealthy();
+  const es = scenario.elasticsearch === true ? new StandInElasticsearch() : undefined;
+  const esUrl = es === undefined ? undefined : await es.listen();
+  const suffix = uniqueSuffix();
+  const label = `faults${scenario.id}`;
+  const env: Record<string, string> = {
+    ...isolatedEnv(label, suffix, {
+      mysql: services.mariadb.url(DATABASE),
+      redis: services.redis.url,
+      rabbitmq: services.rabbit.url,
+    }),
+    SHUTDOWN_TIMEOUT_MS: '5000',
+    FLUSHER_LOCK: 'redis',
+    FLUSH_INTERVAL_MS: '2000',
+    MYSQL_POOL_MAX: '10',
+    ...(esUrl === undefined
+      ? {}
+      : { ELASTICSEARCH_URL: esUrl, ELASTICSEARCH_INDEX: `${label}-${suffix}` }),
+  };
+  const programs: Program[] = [];
+  const launch = (name: 'api' | 'consumer' | 'flusher') => {
+    // Compiled (see buildPrograms): tsx would spend seconds per start, on every restart too.
+    const program = startProgram(name, env, [], { compiled: true });
+    programs.push(program);
+    return program;
+  };
+  const notes: Record<string, string | number> = {};
+  const begun = Date.now();
+  try {
+    const apiPrograms = [launch('api'), launch('api')];
+    let consumer = launch('consumer');
+    launch('flusher');
+    const apis = (await Promise.all(apiPrograms.map((p) => p.port))).map(
+      (port) => `http://127.0.0.1:${port}`,
+    );
+    for (const api of apis) await waitReady(api, 60_000);
+    await waitReady(`http://127.0.0.1:${await consumer.port}`, 60_000);
+
+    const tag = `f${scenario.id}-${suffix}`;
+    const { token, chats } = await seed(apis[0]!, tag, services, 8);
+    const load = new Load({
+      apis,
+      token,
+      chats,
+      tag,
+      total: scenario.total,
+      // Recovery is judged at the end of 12 s of load after the fault ended: longer than the
+      // programs' longest reconnect backoff (10 s), so a legitimate wait is not a failure.
+      tail: scenario.perSecond * 12,
+      // A fault whose commands are slow (rabbitmqctl under load) must still end inside it.
+      maxTotal: scenario.total * 8,
+      perSecond: scenario.perSecond,
+      // Bounded in time as in count, generously: rabbitmqctl alone can take seconds per call.
+      maxDurationMs: (scenario.total / scenario.perSecond) * 8_000 + 60_000,
+    });
+    const ctx: FaultContext = {
+      services,
+      load,
+      token,
+      apis,
+      es,
+      env,
+      consumer: () => consumer,
+      restartConsumer: async () => {
+        await stopProgram(consumer, 'SIGKILL');
+        consumer = launch('consumer');
+        await consumer.port;
+      },
+      note: (name, value) => (notes[name] = value),
+    };
+
+    const started = Date.now();
+    notes['setupSeconds'] = ((started - begun) / 1000).toFixed(1);
+    const loading = load.run();
+    // However long the fault's commands take, it plays out under load and the load goes on.
+    const fault = scenario.fault(ctx).finally(() => load.faultOver());
+    const [loaded, faulted] = await Promise.allSettled([loading, fault]);
+    if (loaded.status === 'rejected') throw loaded.reason;
+    if (faulted.status === 'rejected') throw faulted.reason;
+
+    notes['loadSeconds'] = ((Date.now() - started) / 1000).toFixed(1);
+    const drained = await drain(services, env['RABBITMQ_QUEUE']!, token);
+    const seconds = (Date.now() - started) / 1000;
+    const rows = await persistedRows(services.mariadb.port, DATABASE, token);
+    const verdict = judge(load.outcomes, rows);
+    const problems = (await scenario.afterDrain?.(ctx, verdict)) ?? [];
+    notes['deadLettered'] =
+      (await services.rabbit.depth(deadLetterQueueOf(env['RABBITMQ_QUEUE']!))) ?? 0;
+    if (!drained) notes['drained'] = 'no';
+    if (load.truncated) notes['truncated'] = 'yes';
+    // Reported, never asserted (tests don't time things): how long the slowest answer took.
+    notes['slowestAnswerMs'] = Math.max(0, ...load.outcomes.map((o) => o.doneAt - o.sentAt));
+    // The last second of the load after the fault: the system must have come back by then.
+    const after = load.outcomes.slice(load.sentWhenFaultOver ?? load.sent);
+    const tail = after.slice(Math.max(0, after.length - scenario.perSecond));
+    const tailCreated = tail.filter((o) => o.status === 201).length;
+    notes['sent'] = `${load.sent}(${after.length} after the fault)`;
+    notes['lastSecond201'] = `${tailCreated}/${tail.length}`;
+    return {
+      recovered: tail.length > 0 && tailCreated * 2 >= tail.length,
+      loadOutlastedFault: after.length > 0,
+      line: summaryLine(scenario.id, scenario.name, verdict, seconds, notes),
+      verdict,
+      sent: load.sent,
+      truncated: load.truncated,
+      drained,
+      problems,
+    };
+  } finally {
+    for (const program of programs) program.child.kill('SIGCONT');
+    await Promise.all(
+      programs.map((p) =>
+        Promise.race([stopProgram(p), sleep(3_000)]).then(() => stopProgram(p, 'SIGKILL')),
+      ),
+    );
+    await saveLogs(label, programs);
+    await es?.close();
+  }
+}
+
+/** The application and its first chats, created through the API and persisted before load. */
+async function seed(api: string, tag: string, services: PrivateServices, count: number) {
+  const post = async (path: string, body: unknown) => {
+    const res = await fetch(`${api}${path}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const json = (await res.json()) as Record<string, unknown>;
+    if (res.status !== 201) throw new Error(`seed ${path}: ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  const app = await post('/api/applications', { application_name: tag });
+  const token = String(app['application_token']);
+  const chats: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const chat = await post(`/api/applications/${token}/chats`, { chat_name: `${tag}-seed${i}` });
+    chats.push(Number(chat['chat_number']));
+  }
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const rows = await persistedRows(services.mariadb.port, DATABASE, token);
+    if (rows.filter((r) => r.kind === 'chat' && r.content !== null).length === count) break;
+    if (Date.now() > deadline) throw new Error('seed chats were not persisted within 60 s');
+    await sleep(200);
+  }
+  return { token, chats };
+}
+
+/**
+ * Waits until the queue stays empty and MySQL stops changing for a few polls; false when that
+ * does not happen within the bound (what is missing then shows as lost).
+ */
+async function drain(services: PrivateServices, queue: string, token: string): Promise<boolean> {
+  const deadline = Date.now() + 120_000;
+  let quiet = 0;
+  let last = -1;
+  while (Date.now() < deadline) {
+    const depth = await services.rabbit.depth(queue).catch(() => null);
+    const rows = (await persistedRows(services.mariadb.port, DATABASE, token).catch(() => null))
+      ?.length;
+    if (depth === 0 && rows !== undefined && rows === last) quiet++;
+    else quiet = 0;
+    last = rows ?? -1;
+    if (quiet >= 2) return true;
+    await sleep(1_000);
+  }
+  return false;
+}
+
+async function saveLogs(label: string, programs: readonly Program[]): Promise<void> {
+  await mkdir(LOG_DIR, { recursive: true });
+  await Promise.all(
+    programs.map((p, i) =>
+      writeFile(join(LOG_DIR, `${label}-${i}-${p.name}.log`), `${p.logs.join('\n')}\n`),
+    ),
+  );
+}
