@@ -89,6 +89,8 @@ export async function runScenario(services: PrivateServices, scenario: Scenario)
       rabbitmq: services.rabbit.url,
     }),
     SHUTDOWN_TIMEOUT_MS: '5000',
+    // The load is far above the per-application create limit; rate limits are not under test.
+    RATE_LIMIT_ENABLED: 'false',
     FLUSHER_LOCK: 'redis',
     FLUSH_INTERVAL_MS: '2000',
     MYSQL_POOL_MAX: '10',
