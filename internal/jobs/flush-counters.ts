@@ -1,4 +1,4 @@
-import type { DirtyKind, DirtySet } from '../counters/dirty.js';
+import type { DirtyKind, DirtySet } from '../redis/dirty.js';
 import type { CounterRepository } from '../db/repositories/counters.js';
 import type { FlusherMetrics } from '../metrics/registry.js';
 import type { Logger } from '../log/logger.js';

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import { PersistWrites } from '../../../internal/jobs/persist-writes.js';
+import { PersistBatch } from '../../../internal/jobs/persist-batch.js';
 import type { BatchOutcome } from '../../../internal/db/write-batch.js';
-import type { DirtySet } from '../../../internal/counters/dirty.js';
+import type { DirtySet } from '../../../internal/redis/dirty.js';
 import type { WriteEvent } from '../../../internal/domain/model.js';
 import { createConsumerMetrics, createRegistry } from '../../../internal/metrics/registry.js';
 import { silentLogger } from '../../support/environment.js';
@@ -39,7 +39,7 @@ function handler(options: {
   signal?: AbortSignal;
 }) {
   const dirty = options.dirty ?? new FakeDirty();
-  return new PersistWrites({
+  return new PersistBatch({
     persist: options.persist,
     dirty: dirty as unknown as DirtySet,
     signal: options.signal ?? new AbortController().signal,
@@ -55,7 +55,7 @@ const tooLong = () =>
     original: { errno: 1406 },
   });
 
-describe('jobs/PersistWrites', function () {
+describe('jobs/PersistBatch', function () {
   this.timeout(5_000);
 
   it('retries a batch while MySQL is unreachable, then marks it', async () => {
@@ -91,7 +91,7 @@ describe('jobs/PersistWrites', function () {
     const reason = { code: 'conflict', detail: 'message number already taken' } as const;
     const registry = createRegistry('test');
     const metrics = createConsumerMetrics(registry);
-    const result = await new PersistWrites({
+    const result = await new PersistBatch({
       persist: () => Promise.resolve({ ...ok(), rejected: [{ event: conflict, reason }] }),
       dirty: new FakeDirty() as unknown as DirtySet,
       signal: new AbortController().signal,

@@ -1,13 +1,13 @@
 import type { WriteEvent } from '../domain/model.js';
 import type { BatchOutcome } from '../db/write-batch.js';
 import { isTransientDatabaseError } from '../db/errors.js';
-import type { DirtySet } from '../counters/dirty.js';
+import type { DirtySet } from '../redis/dirty.js';
 import type { BatchHandler } from '../queue/consumer.js';
 import type { ConsumerMetrics } from '../metrics/registry.js';
 import type { Logger } from '../log/logger.js';
 import { retryTransient } from './retry.js';
 
-export interface PersistWritesDeps {
+export interface PersistBatchDeps {
   readonly persist: (events: readonly WriteEvent[]) => Promise<BatchOutcome>;
   readonly dirty: DirtySet;
   /** Aborts on shutdown: retries stop and the batch is left for redelivery. */
@@ -25,8 +25,8 @@ const always = () => true;
  * configured) and the search indexer takes them from there.
  * A batch that fails for a reason retrying cannot fix is split so only the bad events fail.
  */
-export class PersistWrites implements BatchHandler {
-  constructor(private readonly deps: PersistWritesDeps) {}
+export class PersistBatch implements BatchHandler {
+  constructor(private readonly deps: PersistBatchDeps) {}
 
   async handle(events: readonly WriteEvent[]) {
     let outcomes: { outcome: BatchOutcome; events: readonly WriteEvent[] }[];
