@@ -170,11 +170,7 @@ export function build(overrides: ApiOverrides = {}): Program {
 
   return {
     async start() {
-      redis
-        .connect()
-        .catch((err: unknown) =>
-          logger.warn({ err: (err as Error).message }, 'redis not reachable yet'),
-        );
+      redis.connect().catch((err: unknown) => logger.warn({ err }, 'redis not reachable yet'));
       void amqp.start();
       await search.start();
       const http = await listen(server, config.http.port);

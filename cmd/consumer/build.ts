@@ -125,11 +125,7 @@ export function build(overrides: ConsumerOverrides = {}): Program {
     async start() {
       const http = await listen(opsServer, config.consumerHttpPort);
       overrides.onListening?.({ http });
-      redis
-        .connect()
-        .catch((err: unknown) =>
-          logger.warn({ err: (err as Error).message }, 'redis not reachable yet'),
-        );
+      redis.connect().catch((err: unknown) => logger.warn({ err }, 'redis not reachable yet'));
       await search.start();
       void amqp.start();
       // Also without an index: it clears the entries edits queue, which nothing else reads.

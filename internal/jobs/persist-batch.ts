@@ -36,7 +36,7 @@ export class PersistBatch implements BatchHandler {
     } catch (err) {
       // A transient error escapes retrying only on shutdown: leave the batch to redelivery.
       if (isTransientDatabaseError(err)) throw err;
-      this.deps.logger.warn({ err: reasonOf(err) }, 'batch failed permanently; isolating events');
+      this.deps.logger.warn({ err }, 'batch failed permanently; isolating events');
       outcomes = [];
       for (const event of events) {
         try {
@@ -66,10 +66,7 @@ export class PersistBatch implements BatchHandler {
       isTransient: isTransientDatabaseError,
       onRetry: (err, attempt, delayMs) => {
         this.deps.metrics.retries.inc();
-        this.deps.logger.warn(
-          { err: reasonOf(err), attempt, delayMs },
-          'persisting batch failed; retrying',
-        );
+        this.deps.logger.warn({ err, attempt, delayMs }, 'persisting batch failed; retrying');
       },
     });
   }
@@ -81,10 +78,7 @@ export class PersistBatch implements BatchHandler {
       signal: this.deps.signal,
       isTransient: always,
       onRetry: (err, attempt, delayMs) =>
-        this.deps.logger.warn(
-          { err: reasonOf(err), attempt, delayMs },
-          'marking counters failed; retrying',
-        ),
+        this.deps.logger.warn({ err, attempt, delayMs }, 'marking counters failed; retrying'),
     });
   }
 

@@ -84,7 +84,7 @@ export class WriteConsumer {
   readonly attach = async (connection: ChannelModel): Promise<void> => {
     const channel = await connection.createConfirmChannel();
     channel.on('error', (err: Error) =>
-      this.options.logger.warn({ err: err.message }, 'consumer channel error'),
+      this.options.logger.warn({ err }, 'consumer channel error'),
     );
     let closed = false;
     channel.on('close', () => {
