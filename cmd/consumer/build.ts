@@ -7,6 +7,7 @@ import {
 } from '../../internal/metrics/registry.js';
 import { createSequelize } from '../../internal/db/sequelize.js';
 import { persistWriteBatch } from '../../internal/db/write-batch.js';
+import { isTransientDatabaseError } from '../../internal/db/errors.js';
 import { createRedis } from '../../internal/redis/client.js';
 import { KeySpace } from '../../internal/redis/keys.js';
 import { DirtySet } from '../../internal/redis/dirty.js';
@@ -76,6 +77,7 @@ export function build(overrides: ConsumerOverrides = {}): Program {
     handler: new PersistBatch({
       persist: (events) => persistWriteBatch(sequelize, events, { queueForIndexing: indexing }),
       dirty,
+      isTransient: isTransientDatabaseError,
       signal: shutdown.signal,
       metrics,
       logger,

@@ -1,15 +1,14 @@
 import type { WriteEvent } from '../domain/model.js';
-import type { BatchOutcome } from '../db/write-batch.js';
-import { isTransientDatabaseError } from '../db/errors.js';
-import type { DirtySet } from '../redis/dirty.js';
-import type { BatchHandler } from '../queue/consumer.js';
+import type { BatchHandler, BatchOutcome, BatchPersister, DirtyMarks } from '../domain/ports.js';
 import type { ConsumerMetrics } from '../metrics/registry.js';
 import type { Logger } from '../log/logger.js';
 import { retryTransient } from './retry.js';
 
 export interface PersistBatchDeps {
-  readonly persist: (events: readonly WriteEvent[]) => Promise<BatchOutcome>;
-  readonly dirty: DirtySet;
+  readonly persist: BatchPersister;
+  readonly dirty: Pick<DirtyMarks, 'mark'>;
+  /** Errors retrying may heal (the database unreachable): retried, never isolated. */
+  readonly isTransient: (err: unknown) => boolean;
   /** Aborts on shutdown: retries stop and the batch is left for redelivery. */
   readonly signal: AbortSignal;
   readonly metrics: ConsumerMetrics;
@@ -35,14 +34,14 @@ export class PersistBatch implements BatchHandler {
       outcomes = [{ outcome: await this.persist(events), events }];
     } catch (err) {
       // A transient error escapes retrying only on shutdown: leave the batch to redelivery.
-      if (isTransientDatabaseError(err)) throw err;
+      if (this.deps.isTransient(err)) throw err;
       this.deps.logger.warn({ err }, 'batch failed permanently; isolating events');
       outcomes = [];
       for (const event of events) {
         try {
           outcomes.push({ outcome: await this.persist([event]), events: [event] });
         } catch (single) {
-          if (isTransientDatabaseError(single)) throw single;
+          if (this.deps.isTransient(single)) throw single;
           retry.push({ event, reason: reasonOf(single) });
         }
       }
@@ -63,7 +62,7 @@ export class PersistBatch implements BatchHandler {
   private persist(events: readonly WriteEvent[]): Promise<BatchOutcome> {
     return retryTransient(() => this.deps.persist(events), {
       signal: this.deps.signal,
-      isTransient: isTransientDatabaseError,
+      isTransient: this.deps.isTransient,
       onRetry: (err, attempt, delayMs) => {
         this.deps.metrics.retries.inc();
         this.deps.logger.warn({ err, attempt, delayMs }, 'persisting batch failed; retrying');

@@ -1,6 +1,5 @@
-import type { SearchIndexer } from '../domain/ports.js';
 import type { MessageView } from '../domain/representation.js';
-import type { SearchOutbox } from '../db/repositories/search-outbox.js';
+import type { SearchIndexer, SearchOutboxPort } from '../domain/ports.js';
 import type { Logger } from '../log/logger.js';
 
 /**
@@ -10,7 +9,7 @@ import type { Logger } from '../log/logger.js';
  * re-indexes it on a later pass. Never fails the edit.
  */
 export function reindexEdits(
-  outbox: SearchOutbox,
+  outbox: SearchOutboxPort,
   indexer: SearchIndexer | null,
   logger: Logger,
 ): (view: MessageView) => Promise<void> {

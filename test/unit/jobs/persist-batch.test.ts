@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { PersistBatch } from '../../../internal/jobs/persist-batch.js';
-import type { BatchOutcome } from '../../../internal/db/write-batch.js';
-import type { DirtySet } from '../../../internal/redis/dirty.js';
+import type { BatchOutcome } from '../../../internal/domain/ports.js';
+import { isTransientDatabaseError } from '../../../internal/db/errors.js';
+import { FakeDirtyMarks } from '../../support/fakes/counters.js';
 import type { WriteEvent } from '../../../internal/domain/model.js';
 import { createConsumerMetrics, createRegistry } from '../../../internal/metrics/registry.js';
 import { silentLogger } from '../../support/environment.js';
@@ -23,25 +24,16 @@ const ok = (touchedChatIds: number[] = [1]): BatchOutcome => ({
   touchedChatIds,
 });
 
-class FakeDirty {
-  marks: [number[], number[]][] = [];
-  failures = 0;
-  mark(apps: readonly number[], chats: readonly number[]) {
-    if (this.failures-- > 0) return Promise.reject(new Error('redis down'));
-    this.marks.push([[...apps], [...chats]]);
-    return Promise.resolve();
-  }
-}
-
 function handler(options: {
   persist: (events: readonly WriteEvent[]) => Promise<BatchOutcome>;
-  dirty?: FakeDirty;
+  dirty?: FakeDirtyMarks;
   signal?: AbortSignal;
 }) {
-  const dirty = options.dirty ?? new FakeDirty();
+  const dirty = options.dirty ?? new FakeDirtyMarks();
   return new PersistBatch({
     persist: options.persist,
-    dirty: dirty as unknown as DirtySet,
+    dirty,
+    isTransient: isTransientDatabaseError,
     signal: options.signal ?? new AbortController().signal,
     metrics: createConsumerMetrics(createRegistry('test')),
     logger: silentLogger,
@@ -60,7 +52,7 @@ describe('jobs/PersistBatch', function () {
 
   it('retries a batch while MySQL is unreachable, then marks it', async () => {
     let calls = 0;
-    const dirty = new FakeDirty();
+    const dirty = new FakeDirtyMarks();
     const result = await handler({
       persist: () => (++calls < 3 ? Promise.reject(lostConnection()) : Promise.resolve(ok([7]))),
       dirty,
@@ -93,7 +85,8 @@ describe('jobs/PersistBatch', function () {
     const metrics = createConsumerMetrics(registry);
     const result = await new PersistBatch({
       persist: () => Promise.resolve({ ...ok(), rejected: [{ event: conflict, reason }] }),
-      dirty: new FakeDirty() as unknown as DirtySet,
+      dirty: new FakeDirtyMarks(),
+      isTransient: isTransientDatabaseError,
       signal: new AbortController().signal,
       metrics,
       logger: silentLogger,
@@ -126,8 +119,8 @@ describe('jobs/PersistBatch', function () {
   });
 
   it('retries marking counters dirty until Redis answers', async () => {
-    const dirty = new FakeDirty();
-    dirty.failures = 2;
+    const dirty = new FakeDirtyMarks();
+    dirty.failMarks = 2;
     await handler({ persist: () => Promise.resolve(ok([3])), dirty }).handle([message(1)]);
     expect(dirty.marks).to.deep.equal([[[1], [3]]]);
   });
