@@ -3,6 +3,7 @@ import { PersistBatch } from '../../../internal/jobs/persist-batch.js';
 import type { BatchOutcome } from '../../../internal/domain/ports.js';
 import { isTransientDatabaseError } from '../../../internal/db/errors.js';
 import { FakeDirtyMarks } from '../../support/fakes/counters.js';
+import { FakeBatchPersister } from '../../support/fakes/batch-persister.js';
 import type { WriteEvent } from '../../../internal/domain/model.js';
 import { createConsumerMetrics, createRegistry } from '../../../internal/metrics/registry.js';
 import { silentLogger } from '../../support/environment.js';
@@ -123,5 +124,18 @@ describe('jobs/PersistBatch', function () {
     dirty.failMarks = 2;
     await handler({ persist: () => Promise.resolve(ok([3])), dirty }).handle([message(1)]);
     expect(dirty.marks).to.deep.equal([[[1], [3]]]);
+  });
+
+  it('persists a batch, passes its refused events on and marks only what was written', async () => {
+    const store = new FakeBatchPersister();
+    const dirty = new FakeDirtyMarks();
+    const refused = message(2);
+    store.reject = (e) =>
+      e === refused ? { code: 'conflict', detail: 'message number already taken' } : null;
+    const result = await handler({ persist: store.persist, dirty }).handle([message(1), refused]);
+    expect([...store.persisted.keys()]).to.deep.equal([message(1).eventId]);
+    expect(result.deadLetter.map((r) => r.event)).to.deep.equal([refused]);
+    expect(result.retry).to.deep.equal([]);
+    expect(dirty.marks).to.deep.equal([[[1], [1]]]);
   });
 });
