@@ -24,6 +24,20 @@ const ioLibraries = [
   'node:child_process',
 ];
 
+// Where the adapters live: what services and jobs must not import.
+const adapterFolders = [
+  '**/db/**',
+  '**/redis/**',
+  '**/queue/**',
+  '**/search/elasticsearch/**',
+  '**/search/mysql.js',
+  '**/search/backend.js',
+  '**/k8s/**',
+  '**/http/**',
+  '**/ops/**',
+  '**/flusher/**',
+];
+
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', '.cache/', 'charts/', 'eslint.config.js'] },
   js.configs.recommended,
@@ -70,6 +84,31 @@ export default tseslint.config(
             {
               group: ['../*', '!../domain'],
               message: 'internal/domain must not depend on other internal packages.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Use cases and background jobs reach the world only through the ports in
+    // internal/domain/ports.ts; the composition roots in cmd/ hand them the adapters.
+    files: ['internal/service/**/*.ts', 'internal/jobs/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/cmd/**'], message: 'internal/ must not import cmd/.' },
+            {
+              group: ioLibraries,
+              message:
+                'Services and jobs depend on ports (internal/domain/ports.ts): no I/O libraries.',
+            },
+            {
+              group: adapterFolders,
+              message:
+                'Services and jobs depend on ports (internal/domain/ports.ts), not on adapters.',
             },
           ],
         },
