@@ -1,6 +1,6 @@
 import type { estypes } from '@elastic/elasticsearch';
 import type { SearchScope } from '../../domain/ports.js';
-import { foldForMatch } from '../query.js';
+import { foldForMatch } from '../../domain/search-query.js';
 import { chatKey } from './document.js';
 
 export interface SearchPage {
