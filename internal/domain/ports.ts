@@ -62,15 +62,8 @@ export interface SearchHit {
   readonly score?: number;
 }
 
-/** A message as the search index holds it. */
-export interface IndexedMessage {
-  readonly applicationToken: string;
-  readonly chatNumber: number;
-  readonly number: number;
-  readonly content: string;
-  readonly createdAt: Date;
-  readonly updatedAt: Date;
-}
+/** A message as the search index holds it: the domain's Message. */
+export type IndexedMessage = Message;
 
 export interface SearchPort {
   /** Best matches first. `terms` are the whitespace-separated words of the query; all must match. */

@@ -1,7 +1,7 @@
 import { BadRequestError, ValidationError, type FieldIssue } from './errors.js';
 import { parseSearchQuery } from './search-query.js';
 
-export const APPLICATION_NAME_MAX = 255;
+const APPLICATION_NAME_MAX = 255;
 export const CHAT_NAME_MAX = 255;
 export const MESSAGE_CONTENT_MAX = 10_000;
 /** Numbers are stored as INT UNSIGNED. */
@@ -20,7 +20,7 @@ function asObject(body: unknown): Body {
 const LONE_SURROGATE = /\p{Cs}/u;
 
 /** Whether a string can be stored and returned exactly (no lone surrogate). */
-export function isWellFormedText(value: string): boolean {
+function isWellFormedText(value: string): boolean {
   return !LONE_SURROGATE.test(value);
 }
 
