@@ -5,8 +5,8 @@
  */
 import { createServer } from 'node:http';
 import { loadConfig } from '../internal/config/config.js';
-import { KeySpace } from '../internal/counters/keys.js';
-import { RedisNumberCache } from '../internal/counters/numbers.js';
+import { KeySpace } from '../internal/redis/keys.js';
+import { RedisNumberCache } from '../internal/redis/numbers.js';
 import { createSequelize } from '../internal/db/sequelize.js';
 import { SqlNumberLedger } from '../internal/db/repositories/number-ledger.js';
 import { Numbering } from '../internal/service/numbering.js';

@@ -26,7 +26,7 @@ import { TEST_RABBITMQ_URL, isolatedEnv } from '../test/support/environment.js';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
-import { KeySpace } from '../internal/counters/keys.js';
+import { KeySpace } from '../internal/redis/keys.js';
 import { startSearchStandIn } from '../test/support/search-stand-in.js';
 
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);

@@ -14,8 +14,8 @@ import { SearchOutbox } from '../../internal/db/repositories/search-outbox.js';
 import { SqlNumberLedger } from '../../internal/db/repositories/number-ledger.js';
 import { createRedis } from '../../internal/redis/client.js';
 import { registerRedisMemoryMetrics } from '../../internal/redis/memory-metrics.js';
-import { KeySpace } from '../../internal/counters/keys.js';
-import { RedisApplicationKeys, RedisNumberCache } from '../../internal/counters/numbers.js';
+import { KeySpace } from '../../internal/redis/keys.js';
+import { RedisApplicationKeys, RedisNumberCache } from '../../internal/redis/numbers.js';
 import { AmqpConnection } from '../../internal/queue/connection.js';
 import { ConfirmPublisher, REFUSAL_REASONS } from '../../internal/queue/publisher.js';
 import { ApplicationService } from '../../internal/service/applications.js';
@@ -27,13 +27,13 @@ import { SearchService } from '../../internal/service/search.js';
 import { reindexEdits } from '../../internal/service/reindex-edits.js';
 import { createApp } from '../../internal/http/app.js';
 import { openapiDocument } from '../../internal/http/openapi.js';
-import { Readiness } from '../../internal/http/health.js';
-import { createOpsServer } from '../../internal/http/ops-server.js';
+import { Readiness } from '../../internal/ops/readiness.js';
+import { createOpsServer } from '../../internal/ops/server.js';
 import { closeServer, listen } from '../../internal/http/server.js';
 import { createHttpServer } from '../../internal/http/http-server.js';
 import { clientAddressResolver, rateLimitSubject } from '../../internal/http/client-address.js';
-import { RedisRateLimiter } from '../../internal/ratelimit/redis-rate-limiter.js';
-import { flagCheck, mysqlCheck, redisCheck } from '../../internal/runtime/checks.js';
+import { RedisRateLimiter } from '../../internal/redis/rate-limiter.js';
+import { flagCheck, mysqlCheck, redisCheck } from '../../internal/ops/checks.js';
 import { Deadline, stopBudgetMs, type Program } from '../../internal/runtime/program.js';
 import { createSearchBackend } from '../../internal/search/backend.js';
 
@@ -170,11 +170,7 @@ export function build(overrides: ApiOverrides = {}): Program {
 
   return {
     async start() {
-      redis
-        .connect()
-        .catch((err: unknown) =>
-          logger.warn({ err: (err as Error).message }, 'redis not reachable yet'),
-        );
+      redis.connect().catch((err: unknown) => logger.warn({ err }, 'redis not reachable yet'));
       void amqp.start();
       await search.start();
       const http = await listen(server, config.http.port);

@@ -7,19 +7,20 @@ import {
 } from '../../internal/metrics/registry.js';
 import { createSequelize } from '../../internal/db/sequelize.js';
 import { persistWriteBatch } from '../../internal/db/write-batch.js';
+import { isTransientDatabaseError } from '../../internal/db/errors.js';
 import { createRedis } from '../../internal/redis/client.js';
-import { KeySpace } from '../../internal/counters/keys.js';
-import { DirtySet } from '../../internal/counters/dirty.js';
-import { RedisLock } from '../../internal/counters/redis-lock.js';
+import { KeySpace } from '../../internal/redis/keys.js';
+import { DirtySet } from '../../internal/redis/dirty.js';
+import { RedisLock } from '../../internal/redis/lock.js';
 import { SearchOutbox } from '../../internal/db/repositories/search-outbox.js';
 import { AmqpConnection } from '../../internal/queue/connection.js';
 import { WriteConsumer } from '../../internal/queue/consumer.js';
-import { PersistWrites } from '../../internal/jobs/persist-writes.js';
+import { PersistBatch } from '../../internal/jobs/persist-batch.js';
 import { IndexSearch } from '../../internal/jobs/index-search.js';
-import { Readiness } from '../../internal/http/health.js';
-import { createOpsServer } from '../../internal/http/ops-server.js';
+import { Readiness } from '../../internal/ops/readiness.js';
+import { createOpsServer } from '../../internal/ops/server.js';
 import { closeServer, listen } from '../../internal/http/server.js';
-import { flagCheck, mysqlCheck, redisCheck } from '../../internal/runtime/checks.js';
+import { flagCheck, mysqlCheck, redisCheck } from '../../internal/ops/checks.js';
 import { Deadline, sleep, stopBudgetMs, type Program } from '../../internal/runtime/program.js';
 import { createSearchBackend } from '../../internal/search/backend.js';
 
@@ -73,9 +74,10 @@ export function build(overrides: ConsumerOverrides = {}): Program {
     ...config.consumer,
     queue: config.rabbitmq.queue,
     logger,
-    handler: new PersistWrites({
+    handler: new PersistBatch({
       persist: (events) => persistWriteBatch(sequelize, events, { queueForIndexing: indexing }),
       dirty,
+      isTransient: isTransientDatabaseError,
       signal: shutdown.signal,
       metrics,
       logger,
@@ -125,11 +127,7 @@ export function build(overrides: ConsumerOverrides = {}): Program {
     async start() {
       const http = await listen(opsServer, config.consumerHttpPort);
       overrides.onListening?.({ http });
-      redis
-        .connect()
-        .catch((err: unknown) =>
-          logger.warn({ err: (err as Error).message }, 'redis not reachable yet'),
-        );
+      redis.connect().catch((err: unknown) => logger.warn({ err }, 'redis not reachable yet'));
       await search.start();
       void amqp.start();
       // Also without an index: it clears the entries edits queue, which nothing else reads.

@@ -6,16 +6,17 @@ import { createFlusherMetrics, createRegistry } from '../../internal/metrics/reg
 import { createSequelize } from '../../internal/db/sequelize.js';
 import { CounterRepository } from '../../internal/db/repositories/counters.js';
 import { createRedis } from '../../internal/redis/client.js';
-import { KeySpace } from '../../internal/counters/keys.js';
-import { DirtySet } from '../../internal/counters/dirty.js';
-import { RedisLock, noLock } from '../../internal/counters/redis-lock.js';
+import { KeySpace } from '../../internal/redis/keys.js';
+import { DirtySet } from '../../internal/redis/dirty.js';
 import { CounterFlusher } from '../../internal/jobs/flush-counters.js';
-import { Readiness } from '../../internal/http/health.js';
-import { createOpsServer } from '../../internal/http/ops-server.js';
+import { FlushLoop } from '../../internal/jobs/flush-loop.js';
+import { chooseLock } from '../../internal/flusher/choose-lock.js';
+import { Readiness } from '../../internal/ops/readiness.js';
+import { createOpsServer } from '../../internal/ops/server.js';
 import { closeServer, listen } from '../../internal/http/server.js';
-import { mysqlCheck, redisCheck } from '../../internal/runtime/checks.js';
-import { Deadline, sleep, stopBudgetMs, type Program } from '../../internal/runtime/program.js';
-import type { LeaderLock, LockHandle } from '../../internal/domain/ports.js';
+import { mysqlCheck, redisCheck } from '../../internal/ops/checks.js';
+import { Deadline, stopBudgetMs, type Program } from '../../internal/runtime/program.js';
+import type { LeaderLock } from '../../internal/domain/ports.js';
 
 export interface FlusherOverrides {
   readonly config?: Config;
@@ -54,47 +55,25 @@ export function build(overrides: FlusherOverrides = {}): FlusherProgram {
     metrics,
     logger,
   });
-  let lock: Promise<LeaderLock> | null = null;
   const readiness = new Readiness([mysqlCheck(sequelize), redisCheck(redis)]);
   const opsServer = createOpsServer(registry, readiness);
-
-  async function runOnce(): Promise<boolean> {
-    const end = metrics.runDuration.startTimer();
-    let handle: LockHandle | null = null;
-    try {
-      lock ??=
-        overrides.lock === undefined
-          ? chooseLock(config, redis, logger)
-          : Promise.resolve(overrides.lock);
-      handle = await (await lock).tryAcquire();
-      if (handle === null) {
-        metrics.runs.inc({ outcome: 'skipped' });
-        logger.info('another flusher holds the lock; skipping this run');
-        return true;
-      }
-      const signal = AbortSignal.any([handle.signal, stopping.signal]);
-      const result = await flusher.run(signal);
-      metrics.runs.inc({ outcome: 'success' });
-      metrics.lastSuccess.setToCurrentTime();
-      logger.info({ ...result, seconds: end() }, 'flush finished');
-      return true;
-    } catch (err) {
-      // Redis or the API server down: this run fails, the next one tries again.
-      if (handle === null) lock = null;
-      metrics.runs.inc({ outcome: 'failure' });
-      logger.error({ err }, 'flush failed');
-      return false;
-    } finally {
-      await handle?.release().catch(() => undefined);
-    }
-  }
+  const runs = new FlushLoop({
+    flush: (signal) => flusher.run(signal),
+    chooseLock: () =>
+      overrides.lock === undefined
+        ? chooseLock(config, redis, logger)
+        : Promise.resolve(overrides.lock),
+    intervalMs: config.flusher.intervalMs,
+    metrics,
+    logger,
+  });
 
   async function pushMetrics(): Promise<void> {
     if (config.flusher.pushgatewayUrl === undefined) return;
     const gateway = new Pushgateway(config.flusher.pushgatewayUrl, {}, registry);
     await gateway
       .pushAdd({ jobName: 'chat-system-flusher', groupings: { instance: hostname() } })
-      .catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'metrics push failed'));
+      .catch((err: unknown) => logger.warn({ err }, 'metrics push failed'));
   }
 
   let resolveDone: (ok: boolean) => void = () => undefined;
@@ -108,7 +87,7 @@ export function build(overrides: FlusherOverrides = {}): FlusherProgram {
       overrides.onListening?.({ http });
       if (overrides.once === true) {
         await redis.connect();
-        const ok = await runOnce();
+        const ok = await runs.runOnce(stopping.signal);
         await pushMetrics();
         resolveDone(ok);
         return;
@@ -116,16 +95,9 @@ export function build(overrides: FlusherOverrides = {}): FlusherProgram {
       // Looping: a Redis outage fails runs, not the program; ioredis keeps reconnecting.
       await redis
         .connect()
-        .catch((err: unknown) =>
-          logger.warn({ err: (err as Error).message }, 'redis not reachable yet'),
-        );
+        .catch((err: unknown) => logger.warn({ err }, 'redis not reachable yet'));
       logger.info({ intervalMs: config.flusher.intervalMs }, 'flusher looping');
-      loop = (async () => {
-        while (!stopping.signal.aborted) {
-          await runOnce();
-          await sleep(config.flusher.intervalMs, stopping.signal).catch(() => undefined);
-        }
-      })();
+      loop = runs.loop(stopping.signal);
     },
     async stop() {
       const deadline = new Deadline(stopBudgetMs(config.shutdownTimeoutMs));
@@ -140,36 +112,4 @@ export function build(overrides: FlusherOverrides = {}): FlusherProgram {
       await opsClosed;
     },
   };
-}
-
-/** A Lease in a cluster, Redis elsewhere; the Kubernetes client is loaded only when used. */
-async function chooseLock(
-  config: Config,
-  redis: ReturnType<typeof createRedis>,
-  logger: Logger,
-): Promise<LeaderLock> {
-  const { lock, inCluster, lockName, lockTtlSeconds, namespace, identity } = config.flusher;
-  const kind = lock === 'auto' ? (inCluster ? 'kubernetes' : 'redis') : lock;
-  switch (kind) {
-    case 'none':
-      return noLock;
-    case 'redis':
-      return new RedisLock(
-        redis,
-        `${config.redis.keyPrefix}lock:${lockName}`,
-        lockTtlSeconds * 1000,
-        logger,
-      );
-    case 'kubernetes': {
-      const { createLeaseLockFromCluster } = await import('../../internal/k8s/lease-lock.js');
-      return createLeaseLockFromCluster({
-        // Without POD_NAMESPACE, the service account's own namespace.
-        ...(namespace === undefined ? {} : { namespace }),
-        name: lockName,
-        identity: identity ?? hostname(),
-        ttlSeconds: lockTtlSeconds,
-        logger,
-      });
-    }
-  }
 }

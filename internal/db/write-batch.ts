@@ -6,13 +6,8 @@ import type {
   NumberingFence,
   WriteEvent,
 } from '../domain/model.js';
-import type { DeadLetterReason } from '../domain/dead-letter.js';
+import type { BatchOutcome, RejectedEvent } from '../domain/ports.js';
 import { sqlDateTime } from './datetime.js';
-
-export interface Rejected {
-  readonly event: WriteEvent;
-  readonly reason: DeadLetterReason;
-}
 
 export interface PersistOptions {
   /**
@@ -20,13 +15,6 @@ export interface PersistOptions {
    * indexer: commit (and so the ack) never waits for the index, and nothing is lost to it.
    */
   readonly queueForIndexing?: boolean;
-}
-
-export interface BatchOutcome {
-  /** Events that can never be persisted as sent: same number, another create; unknown app. */
-  readonly rejected: readonly Rejected[];
-  readonly touchedApplicationIds: readonly number[];
-  readonly touchedChatIds: readonly number[];
 }
 
 interface ChatKey {
@@ -62,7 +50,7 @@ export async function persistWriteBatch(
       const execute = (sql: string, replacements: unknown[]) =>
         sequelize.query(sql, { replacements, transaction });
 
-      const rejected: Rejected[] = [];
+      const rejected: RejectedEvent[] = [];
       const fences = events.filter((e): e is NumberingFence => e.kind === 'numbering.fence');
       const creates = events.filter((e): e is CreateEvent => e.kind !== 'numbering.fence');
       const appIds = await resolveApplications(query, creates);

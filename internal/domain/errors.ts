@@ -48,15 +48,13 @@ export class NotFoundError extends AppError {
   }
 }
 
-export class ConflictError extends AppError {
-  constructor(code: string, message: string) {
-    super(409, code, message);
-  }
-}
-
 export class PayloadTooLargeError extends AppError {
-  constructor(limit: string) {
-    super(413, 'payload_too_large', `The request body is larger than ${limit}.`);
+  constructor(limitBytes: number) {
+    super(
+      413,
+      'payload_too_large',
+      `The request body is larger than ${limitBytes / 1024 / 1024} MiB.`,
+    );
   }
 }
 

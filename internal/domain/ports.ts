@@ -1,4 +1,5 @@
 import type { Application, Chat, Message, Page, WriteEvent } from './model.js';
+import type { DeadLetterReason } from './dead-letter.js';
 
 export interface ApplicationRepository {
   create(token: string, name: string): Promise<Application>;
@@ -61,15 +62,8 @@ export interface SearchHit {
   readonly score?: number;
 }
 
-/** A message as the search index holds it. */
-export interface IndexedMessage {
-  readonly applicationToken: string;
-  readonly chatNumber: number;
-  readonly number: number;
-  readonly content: string;
-  readonly createdAt: Date;
-  readonly updatedAt: Date;
-}
+/** A message as the search index holds it: the domain's Message. */
+export type IndexedMessage = Message;
 
 export interface SearchPort {
   /** Best matches first. `terms` are the whitespace-separated words of the query; all must match. */
@@ -104,8 +98,11 @@ export interface OutboxLag {
  * that needs it, so indexing can lag (or the index be down) without losing any.
  */
 export interface SearchOutboxPort {
-  /** The oldest entries first. */
-  pending(limit: number): Promise<OutboxEntry[]>;
+  /** The oldest entries first; `where` narrows them to one message (an edit's re-index). */
+  pending(
+    limit: number,
+    where?: { token: string; chatNumber: number; number: number },
+  ): Promise<OutboxEntry[]>;
   /** Removes entries that were not queued again since they were read. */
   done(entries: readonly OutboxEntry[]): Promise<void>;
   lag(): Promise<OutboxLag>;
@@ -263,5 +260,53 @@ export interface ApplicationKeys {
   ): Promise<{
     fingerprint: string;
     token: string;
+  }>;
+}
+
+/** Which counters changed: applications' chat counts, chats' message counts. */
+export type DirtyKind = 'apps' | 'chats';
+
+/**
+ * Marks of the applications and chats whose counters changed, set by the consumer after a
+ * batch and taken by the flusher. A mark taken but not `done` comes back on a later take.
+ */
+export interface DirtyMarks {
+  mark(applicationIds: readonly number[], chatIds: readonly number[]): Promise<void>;
+  take(kind: DirtyKind): Promise<number[]>;
+  done(kind: DirtyKind, ids: readonly number[]): Promise<void>;
+}
+
+/** Recomputes counters from the rows; returns how many counter rows were written. */
+export interface CounterRecounts {
+  recountChats(chatIds: readonly number[]): Promise<number>;
+  recountApplications(applicationIds: readonly number[]): Promise<number>;
+}
+
+/** An event the store refuses for good, with why: it is dead-lettered. */
+export interface RejectedEvent {
+  readonly event: WriteEvent;
+  readonly reason: DeadLetterReason;
+}
+
+export interface BatchOutcome {
+  /** Events that can never be persisted as sent: same number, another create; unknown app. */
+  readonly rejected: readonly RejectedEvent[];
+  readonly touchedApplicationIds: readonly number[];
+  readonly touchedChatIds: readonly number[];
+}
+
+/** Persists a batch of write events in one transaction; throws when it could not commit. */
+export type BatchPersister = (events: readonly WriteEvent[]) => Promise<BatchOutcome>;
+
+/** What the consumer does with a batch of decoded events; implemented in jobs/. */
+export interface BatchHandler {
+  /**
+   * Persists the events. Resolves with the events to dead-letter (with their reason) and
+   * the ones whose handling failed for good and should be redelivered (`retry`).
+   * Rejects only when the whole batch must be redelivered.
+   */
+  handle(events: readonly WriteEvent[]): Promise<{
+    deadLetter: readonly RejectedEvent[];
+    retry: readonly { event: WriteEvent; reason: string }[];
   }>;
 }

@@ -1,6 +1,7 @@
 import { BadRequestError, ValidationError, type FieldIssue } from './errors.js';
+import { parseSearchQuery } from './search-query.js';
 
-export const APPLICATION_NAME_MAX = 255;
+const APPLICATION_NAME_MAX = 255;
 export const CHAT_NAME_MAX = 255;
 export const MESSAGE_CONTENT_MAX = 10_000;
 /** Numbers are stored as INT UNSIGNED. */
@@ -19,7 +20,7 @@ function asObject(body: unknown): Body {
 const LONE_SURROGATE = /\p{Cs}/u;
 
 /** Whether a string can be stored and returned exactly (no lone surrogate). */
-export function isWellFormedText(value: string): boolean {
+function isWellFormedText(value: string): boolean {
   return !LONE_SURROGATE.test(value);
 }
 
@@ -150,6 +151,89 @@ export function single(
   const value = query[name];
   if (Array.isArray(value)) {
     throw new BadRequestError(`${name} must be given once.`, 'invalid_query');
+  }
+  return value;
+}
+
+const KEY = /^[\x21-\x7e]{1,255}$/;
+
+/** Keys that replay a new application's secret token must be unguessable themselves. */
+export const APPLICATION_KEY_MIN_LENGTH = 32;
+
+/**
+ * Idempotency-Key: 1–255 visible ASCII characters, or absent. Chat and message keys live
+ * under the application's secret token; application keys are global, so they must be long
+ * enough to be unguessable (a random UUID), or anyone could replay someone else's token.
+ */
+export function parseIdempotencyKey(
+  raw: string | undefined,
+  { minLength = 1 }: { minLength?: number } = {},
+): string | null {
+  if (raw === undefined) return null;
+  if (!KEY.test(raw)) {
+    throw new BadRequestError(
+      'Idempotency-Key must be 1 to 255 visible ASCII characters.',
+      'invalid_idempotency_key',
+    );
+  }
+  if (raw.length < minLength) {
+    throw new BadRequestError(
+      `Idempotency-Key must be at least ${minLength} characters here (use a random UUID): the answer carries a secret token.`,
+      'invalid_idempotency_key',
+    );
+  }
+  return raw;
+}
+
+export interface SearchRequest {
+  readonly terms: readonly string[];
+  readonly limit: number;
+  readonly offset: number;
+}
+
+const DEFAULT_LIMIT = 20;
+const MAX_LIMIT = 100;
+/** Deep pages are refused: Elasticsearch's default result window is 10 000. */
+export const MAX_WINDOW = 10_000;
+
+type Query = Record<string, string | string[] | undefined>;
+
+/** The search request: the text comes from ?q=, ?search_query=, or a JSON body {"search_query"} (original API). */
+export function parseSearchRequest(query: Query, body: unknown): SearchRequest {
+  const text = single(query, 'q') ?? single(query, 'search_query') ?? fromBody(body);
+  const terms = parseSearchQuery(text ?? '');
+  if (terms.length === 0) {
+    throw new BadRequestError(
+      'A search query is required: ?q=<text>, ?search_query=<text> or {"search_query": "<text>"}.',
+      'missing_query',
+    );
+  }
+  const limit = integer(single(query, 'limit'), 'limit', 1, MAX_LIMIT) ?? DEFAULT_LIMIT;
+  // Any offset inside the result window is accepted; the page is cut at the window's end.
+  const offset = integer(single(query, 'offset'), 'offset', 0, MAX_WINDOW - 1) ?? 0;
+  return { terms, limit, offset };
+}
+
+function fromBody(body: unknown): string | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const value = (body as Record<string, unknown>)['search_query'];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') {
+    throw new BadRequestError('search_query must be a string.', 'invalid_query');
+  }
+  if (!isWellFormedText(value)) {
+    throw new ValidationError([
+      { field: 'search_query', message: 'must be valid Unicode text (it holds a lone surrogate)' },
+    ]);
+  }
+  return value;
+}
+
+function integer(raw: string | undefined, name: string, min: number, max: number): number | null {
+  if (raw === undefined) return null;
+  const value = /^[0-9]{1,6}$/.test(raw) ? Number(raw) : NaN;
+  if (!(value >= min && value <= max)) {
+    throw new BadRequestError(`${name} must be an integer from ${min} to ${max}.`, 'invalid_query');
   }
   return value;
 }

@@ -2,7 +2,7 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import type { Logger } from '../log/logger.js';
 import type { HttpMetrics } from '../metrics/registry.js';
-import type { Readiness } from './health.js';
+import type { Readiness } from '../ops/readiness.js';
 import { errorMiddleware } from './middleware/errors.js';
 import { jsonBody } from './middleware/json-body.js';
 import { requestContext } from './middleware/request-context.js';

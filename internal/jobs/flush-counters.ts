@@ -1,5 +1,4 @@
-import type { DirtyKind, DirtySet } from '../counters/dirty.js';
-import type { CounterRepository } from '../db/repositories/counters.js';
+import type { CounterRecounts, DirtyKind, DirtyMarks } from '../domain/ports.js';
 import type { FlusherMetrics } from '../metrics/registry.js';
 import type { Logger } from '../log/logger.js';
 
@@ -18,8 +17,8 @@ export interface FlushResult {
 }
 
 export interface CounterFlusherDeps {
-  readonly dirty: DirtySet;
-  readonly counters: CounterRepository;
+  readonly dirty: Pick<DirtyMarks, 'take' | 'done'>;
+  readonly counters: CounterRecounts;
   readonly chunkSize: number;
   readonly metrics: FlusherMetrics;
   readonly logger: Logger;

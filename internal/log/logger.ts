@@ -42,7 +42,7 @@ const UUID = /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/g
 const QUOTED_VALUE = /(entry|value:?|string value:?)\s+'(?:[^'\\]|\\.)*'/gi;
 
 /** Keeps a token's first 8 characters, enough to correlate, never enough to use. */
-export function scrub(text: string): string {
+function scrub(text: string): string {
   return text
     .replace(UUID, (token) => `${token.slice(0, 8)}-…`)
     .replace(QUOTED_VALUE, (_, word: string) => `${word} '[redacted]'`);

@@ -2,8 +2,6 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { DEAD_LETTER_CODES } from '../domain/dead-letter.js';
 import type { OutboxLag } from '../domain/ports.js';
 
-export type { Registry };
-
 /** A registry per program, never prom-client's global default one. */
 export function createRegistry(program: string): Registry {
   const registry = new Registry();
@@ -99,7 +97,6 @@ export function createApiMetrics(registry: Registry) {
     }),
   };
 }
-export type ApiMetrics = ReturnType<typeof createApiMetrics>;
 
 export function createConsumerMetrics(registry: Registry) {
   const metrics = {

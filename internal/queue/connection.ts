@@ -59,10 +59,7 @@ export class AmqpConnection {
     } catch (err) {
       this.attempt += 1;
       const delay = Math.min(100 * 2 ** this.attempt, this.options.maxBackoffMs ?? 10_000);
-      this.options.logger.warn(
-        { err: (err as Error).message, delayMs: delay },
-        'rabbitmq connection failed; retrying',
-      );
+      this.options.logger.warn({ err, delayMs: delay }, 'rabbitmq connection failed; retrying');
       this.schedule(delay);
     }
   }
@@ -79,7 +76,7 @@ export class AmqpConnection {
       timeout: 5_000,
     });
     connection.on('error', (err: Error) =>
-      this.options.logger.warn({ err: err.message }, 'rabbitmq connection error'),
+      this.options.logger.warn({ err }, 'rabbitmq connection error'),
     );
     connection.on('blocked', (reason: string) =>
       this.options.logger.warn({ reason }, 'rabbitmq connection blocked'),

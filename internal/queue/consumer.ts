@@ -7,22 +7,10 @@ import {
   type DeadLetterReason,
 } from '../domain/dead-letter.js';
 import { PoisonMessageError, decodeWriteEvent } from '../domain/events.js';
+import type { BatchHandler } from '../domain/ports.js';
 import type { Logger } from '../log/logger.js';
 import { assertTopology, deadLetterQueueOf } from './topology.js';
 import { sendConfirmed, trackReturns } from './confirm.js';
-
-/** What the consumer does with a batch of decoded events; implemented in jobs/. */
-export interface BatchHandler {
-  /**
-   * Persists the events. Resolves with the events to dead-letter (with their reason) and
-   * the ones whose handling failed for good and should be redelivered (`retry`).
-   * Rejects only when the whole batch must be redelivered.
-   */
-  handle(events: readonly WriteEvent[]): Promise<{
-    deadLetter: readonly { event: WriteEvent; reason: DeadLetterReason }[];
-    retry: readonly { event: WriteEvent; reason: string }[];
-  }>;
-}
 
 export interface ConsumerObserver {
   batch(size: number, seconds: number): void;
@@ -84,7 +72,7 @@ export class WriteConsumer {
   readonly attach = async (connection: ChannelModel): Promise<void> => {
     const channel = await connection.createConfirmChannel();
     channel.on('error', (err: Error) =>
-      this.options.logger.warn({ err: err.message }, 'consumer channel error'),
+      this.options.logger.warn({ err }, 'consumer channel error'),
     );
     let closed = false;
     channel.on('close', () => {

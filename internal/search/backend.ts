@@ -47,9 +47,7 @@ export function createSearchBackend(
     start: () =>
       es
         .ensureIndex()
-        .catch((err: unknown) =>
-          logger.warn({ err: (err as Error).message }, 'could not ensure the search index yet'),
-        ),
+        .catch((err: unknown) => logger.warn({ err }, 'could not ensure the search index yet')),
     close: () => client.close(),
   };
 }

@@ -1,9 +1,6 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 
 export type SearchBackend = 'elasticsearch' | 'mysql';
-export type SearchOutcome = 'ok' | 'error';
-/** Why documents failed to index: the store was unreachable/overloaded, or it refused them. */
-export type IndexErrorReason = 'unavailable' | 'rejected';
 
 export interface SearchMetrics {
   readonly searchDuration: Histogram<'backend' | 'outcome'>;

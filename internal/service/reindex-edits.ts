@@ -1,15 +1,15 @@
-import type { SearchIndexer } from '../domain/ports.js';
 import type { MessageView } from '../domain/representation.js';
-import type { SearchOutbox } from '../db/repositories/search-outbox.js';
+import type { SearchIndexer, SearchOutboxPort } from '../domain/ports.js';
 import type { Logger } from '../log/logger.js';
 
 /**
  * Re-indexes an edited message at once, from what MySQL holds now. The edit's outbox row
  * (written in the edit's transaction) is removed only after the index took it, so when the
- * index is down the flusher's next run does the re-index instead. Never fails the edit.
+ * index is down the row stays and the consumer's search indexer (jobs/index-search.ts)
+ * re-indexes it on a later pass. Never fails the edit.
  */
 export function reindexEdits(
-  outbox: SearchOutbox,
+  outbox: SearchOutboxPort,
   indexer: SearchIndexer | null,
   logger: Logger,
 ): (view: MessageView) => Promise<void> {
@@ -25,7 +25,7 @@ export function reindexEdits(
       await indexer.index(pending.map((e) => e.message));
       await outbox.done(pending);
     } catch (err) {
-      logger.warn({ err: (err as Error).message }, 're-index after edit deferred to the flusher');
+      logger.warn({ err }, 're-index after edit left to the search indexer');
     }
   };
 }

@@ -3,7 +3,8 @@ import { expect } from 'chai';
 import { connect, type ChannelModel } from 'amqplib';
 import { AmqpConnection } from '../../internal/queue/connection.js';
 import { ConfirmPublisher } from '../../internal/queue/publisher.js';
-import { WriteConsumer, type BatchHandler } from '../../internal/queue/consumer.js';
+import { WriteConsumer } from '../../internal/queue/consumer.js';
+import type { BatchHandler } from '../../internal/domain/ports.js';
 import { BROKER_DELIVERY_LIMIT, deadLetterQueueOf } from '../../internal/queue/topology.js';
 import type { WriteEvent } from '../../internal/domain/model.js';
 import { BrokerUnavailableError } from '../../internal/domain/errors.js';
@@ -224,17 +225,23 @@ describe('queue: confirmed publishing and batched consuming (RabbitMQ)', functio
     await until(async () => (await depth(queue)) === 0);
   });
 
-  it('redelivers a batch whose handler failed, and acks nothing before', async () => {
+  it('redelivers a batch whose handler failed, and acks nothing before the handler succeeds', async () => {
     const publisher = await startPublisher();
-    let attempts = 0;
+    const handed: string[][] = [];
     await startConsumer({
-      handle: () =>
-        ++attempts === 1
+      handle: (events) => {
+        handed.push(events.map((e) => e.eventId));
+        return handed.length === 1
           ? Promise.reject(new Error('db down'))
-          : Promise.resolve({ deadLetter: [], retry: [] }),
+          : Promise.resolve({ deadLetter: [], retry: [] });
+      },
     });
-    await publisher.publish(event(1), soon());
-    await until(() => attempts >= 2);
+    const sent = event(1);
+    await publisher.publish(sent, soon());
+    await until(() => handed.length >= 2);
+    // The event came back after the failure: the failed delivery was not acked.
+    expect(handed[0]).to.deep.equal([sent.eventId]);
+    expect(handed[1]).to.deep.equal([sent.eventId]);
     await until(async () => (await depth(queue)) === 0);
   });
 
@@ -285,6 +292,8 @@ describe('queue: confirmed publishing and batched consuming (RabbitMQ)', functio
     );
     await publisher.publish(event(1), soon());
     await until(async () => (await depth(deadLetterQueueOf(queue))) === 1);
+    // The metric is counted once the broker confirmed the dead-letter, a moment after it landed.
+    await until(() => seen.deadLettered.length === 1);
     expect(attempts).to.equal(3);
     expect(seen.deadLettered).to.deep.equal(['max_deliveries']);
   });

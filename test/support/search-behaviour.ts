@@ -10,7 +10,7 @@ import type {
   SearchPort,
   SearchScope,
 } from '../../internal/domain/ports.js';
-import { parseSearchQuery } from '../../internal/search/query.js';
+import { parseSearchQuery } from '../../internal/domain/search-query.js';
 
 export interface SearchBehaviourSubject {
   readonly search: SearchPort;

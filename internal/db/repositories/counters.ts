@@ -1,4 +1,5 @@
 import { QueryTypes, type Sequelize } from 'sequelize';
+import type { CounterRecounts } from '../../domain/ports.js';
 
 /**
  * Recomputes counters from the rows themselves (COUNT(*), never increments), so a run that
@@ -13,7 +14,7 @@ import { QueryTypes, type Sequelize } from 'sequelize';
  * Rows are never deleted, so a count only grows: GREATEST keeps a run that counted earlier
  * (an overlapping flusher, a slow chunk) from writing its smaller figure over a newer one.
  */
-export class CounterRepository {
+export class CounterRepository implements CounterRecounts {
   constructor(private readonly sequelize: Sequelize) {}
 
   recountChats(chatIds: readonly number[]): Promise<number> {

@@ -3,8 +3,6 @@ import type { OutboxEntry, OutboxLag, SearchOutboxPort } from '../../domain/port
 import { sqlDateTime } from '../datetime.js';
 import { MESSAGE_COLUMNS, MESSAGE_JOINS, toMessage, type MessageRow } from './rows.js';
 
-export type { OutboxEntry };
-
 /**
  * Messages still to be indexed: new ones (queued in the consumer's batch transaction when a
  * search index is configured) and edited ones (queued in the edit's transaction). Drained by

@@ -1,5 +1,6 @@
 import type { Middleware } from 'koa';
-import { AppError, NotFoundError } from '../../domain/errors.js';
+import { AppError, NotFoundError, PayloadTooLargeError } from '../../domain/errors.js';
+import { BODY_LIMIT_BYTES } from './json-body.js';
 import type { Logger } from '../../log/logger.js';
 import { asDependencyFailure } from '../dependency-errors.js';
 
@@ -9,7 +10,7 @@ function fromHttpError(err: Error): AppError | null {
     case 400:
       return new AppError(400, 'malformed_request', 'The request body is not valid JSON.');
     case 413:
-      return new AppError(413, 'payload_too_large', 'The request body is larger than 1 MiB.');
+      return new PayloadTooLargeError(BODY_LIMIT_BYTES);
     case 415:
       return new AppError(415, 'unsupported_media_type', 'Unsupported request body encoding.');
     default:

@@ -7,7 +7,6 @@ import {
   UnsupportedMediaTypeError,
 } from '../../domain/errors.js';
 
-export const BODY_LIMIT = '1mb';
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
@@ -34,7 +33,7 @@ function checkCharset(contentType: string): void {
  */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? NaN);
-  if (declared > limit) return Promise.reject(new PayloadTooLargeError('1 MiB'));
+  if (declared > limit) return Promise.reject(new PayloadTooLargeError(limit));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -49,7 +48,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       if (size > limit) {
         cleanup();
         req.pause();
-        reject(new PayloadTooLargeError('1 MiB'));
+        reject(new PayloadTooLargeError(limit));
         return;
       }
       chunks.push(chunk);

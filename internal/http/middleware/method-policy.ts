@@ -20,7 +20,7 @@ export function methodsOf(routers: readonly Router[]): MethodsOf {
   };
 }
 
-export class MethodNotAllowedError extends AppError {
+class MethodNotAllowedError extends AppError {
   constructor(method: string, allow: readonly string[]) {
     super(405, 'method_not_allowed', `${method} is not allowed here.`, {
       headers: { Allow: allow.join(', ') },

@@ -18,14 +18,14 @@ export interface RateLimitOptions {
 
 const CREATE = /^\/api\/applications\/([^/]+)\/chats(?:\/[^/]+(?:\/messages)?)?$/;
 
-export class TooManyRequestsError extends AppError {
+class TooManyRequestsError extends AppError {
   constructor(headers: Record<string, string>, retryAfter: number) {
     super(429, 'rate_limited', `Too many requests; retry after ${retryAfter} s.`, { headers });
   }
 }
 
 /** IETF RateLimit header fields (draft-ietf-httpapi-ratelimit-headers, structured fields). */
-export function rateLimitHeaders(
+function rateLimitHeaders(
   rule: RateLimitRule,
   decision: RateLimitDecision,
 ): Record<string, string> {

@@ -1,17 +1,19 @@
 import Router, { type RouterContext } from '@koa/router';
 import {
+  APPLICATION_KEY_MIN_LENGTH,
   parseApplicationInput,
   parseChatInput,
+  parseIdempotencyKey,
   parseListQuery,
   parseMessageInput,
   parseNumberCursor,
   parseNumberParam,
+  parseSearchRequest,
 } from '../../domain/validation.js';
 import type { ApplicationService } from '../../service/applications.js';
 import type { ChatService } from '../../service/chats.js';
 import type { MessageService } from '../../service/messages.js';
 import type { SearchService } from '../../service/search.js';
-import { APPLICATION_KEY_MIN_LENGTH, parseIdempotencyKey } from '../../service/idempotency.js';
 import type { Page } from '../../domain/model.js';
 import { bodyOf } from '../middleware/json-body.js';
 import { requireAdmin } from '../middleware/admin.js';
@@ -144,7 +146,7 @@ export function apiRouter(s: ApiServices): Router {
 
   router.get('/applications/:token/chats/:chat/search', async (ctx) => {
     const number = chatNumber(ctx);
-    const request = s.search.parseRequest(ctx.query, bodyOf(ctx));
+    const request = parseSearchRequest(ctx.query, bodyOf(ctx));
     const page = await s.search.search(param(ctx, 'token'), number, request);
     ctx.body = page.items;
     setNextLink(ctx, page.next);

@@ -37,7 +37,7 @@ interface HitSource {
 }
 
 /** The first physical index behind `alias`; reindexing later replaces it with `<alias>-v<ms>`. */
-export function initialIndexName(alias: string): string {
+function initialIndexName(alias: string): string {
   return `${alias}-v1`;
 }
 

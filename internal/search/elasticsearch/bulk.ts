@@ -23,7 +23,7 @@ export interface BulkResult {
   readonly stale: number;
 }
 
-export function bulkOperations(
+function bulkOperations(
   messages: readonly IndexedMessage[],
 ): (estypes.BulkOperationContainer | MessageDocument)[] {
   return messages.flatMap((message) => [

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IndexedMessage, SearchScope } from '../../domain/ports.js';
-import { foldForMatch } from '../query.js';
+import { foldForMatch } from '../../domain/search-query.js';
 
 /** A message as stored in the index; the mapping in mapping.ts lists exactly these fields. */
 export interface MessageDocument {

@@ -52,7 +52,7 @@ export class SearchPageTooDeepError extends BadRequestError {
   }
 }
 
-export function isRetryableStatus(status: number): boolean {
+function isRetryableStatus(status: number): boolean {
   return status === 429 || status >= 500;
 }
 

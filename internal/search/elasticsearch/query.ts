@@ -1,6 +1,6 @@
 import type { estypes } from '@elastic/elasticsearch';
 import type { SearchScope } from '../../domain/ports.js';
-import { foldForMatch } from '../query.js';
+import { foldForMatch } from '../../domain/search-query.js';
 import { chatKey } from './document.js';
 
 export interface SearchPage {
@@ -9,7 +9,7 @@ export interface SearchPage {
 }
 
 /** The fields a hit needs; everything else stays on the server. */
-export const HIT_SOURCE_FIELDS = ['number', 'content'] as const;
+const HIT_SOURCE_FIELDS = ['number', 'content'] as const;
 
 /**
  * Escapes the three characters the wildcard syntax gives meaning to (`*`, `?` and the escape
@@ -21,7 +21,7 @@ export function escapeWildcard(text: string): string {
 }
 
 /** Restricts a query to one chat of one application. */
-export function scopeFilters(scope: SearchScope): estypes.QueryDslQueryContainer[] {
+function scopeFilters(scope: SearchScope): estypes.QueryDslQueryContainer[] {
   return [
     { term: { application_token: scope.applicationToken } },
     { term: { chat_number: scope.chatNumber } },

@@ -34,7 +34,7 @@ const ceilingOf = (app: AppState, scope: NumberScope) =>
   scope.kind === 'chats' ? app.C : (app.M.get(scope.chat) ?? 0);
 
 /**
- * In-memory NumberCache with the semantics of the Redis scripts (counters/numbers.ts), plus
+ * In-memory NumberCache with the semantics of the Redis scripts (redis/numbers.ts), plus
  * the faults a real Redis meets: state lost with the connection kept (FLUSHALL), a restart
  * with nothing, a restore from an older snapshot (new process, older values), and dropped
  * connections. A ticket for an older connection is refused, as the Redis adapter does.

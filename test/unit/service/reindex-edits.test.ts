@@ -1,7 +1,10 @@
 import { expect } from 'chai';
 import { reindexEdits } from '../../../internal/service/reindex-edits.js';
-import type { SearchOutbox, OutboxEntry } from '../../../internal/db/repositories/search-outbox.js';
-import type { IndexedMessage } from '../../../internal/domain/ports.js';
+import type {
+  IndexedMessage,
+  OutboxEntry,
+  SearchOutboxPort,
+} from '../../../internal/domain/ports.js';
 import type { MessageView } from '../../../internal/domain/representation.js';
 import { silentLogger } from '../../support/environment.js';
 
@@ -39,7 +42,7 @@ function fakeOutbox() {
       calls.done.push(entries);
       return Promise.resolve();
     },
-  } as unknown as SearchOutbox;
+  } as unknown as SearchOutboxPort;
   return { outbox, calls };
 }
 

@@ -1,16 +1,8 @@
 import { expect } from 'chai';
-import { SearchService } from '../../../internal/service/search.js';
 import { likePattern } from '../../../internal/search/mysql.js';
-import { fingerprint, parseIdempotencyKey } from '../../../internal/service/idempotency.js';
+import { fingerprint } from '../../../internal/service/idempotency.js';
+import { parseIdempotencyKey, parseSearchRequest } from '../../../internal/domain/validation.js';
 import { AppError } from '../../../internal/domain/errors.js';
-import type {
-  ApplicationRepository,
-  ChatRepository,
-  SearchPort,
-} from '../../../internal/domain/ports.js';
-
-const unused = {} as ApplicationRepository & ChatRepository & SearchPort;
-const service = new SearchService(unused, unused, unused);
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
@@ -24,31 +16,31 @@ function codeOf(fn: () => unknown): string | undefined {
 
 describe('service/search request parsing', () => {
   it('takes the text from q, then search_query, then the JSON body', () => {
-    expect(service.parseRequest({ q: 'a b' }, undefined).terms).to.deep.equal(['a', 'b']);
-    expect(service.parseRequest({ search_query: 'x' }, undefined).terms).to.deep.equal(['x']);
-    expect(service.parseRequest({}, { search_query: 'body text' }).terms).to.deep.equal([
+    expect(parseSearchRequest({ q: 'a b' }, undefined).terms).to.deep.equal(['a', 'b']);
+    expect(parseSearchRequest({ search_query: 'x' }, undefined).terms).to.deep.equal(['x']);
+    expect(parseSearchRequest({}, { search_query: 'body text' }).terms).to.deep.equal([
       'body',
       'text',
     ]);
-    expect(service.parseRequest({ q: 'query' }, { search_query: 'body' }).terms).to.deep.equal([
+    expect(parseSearchRequest({ q: 'query' }, { search_query: 'body' }).terms).to.deep.equal([
       'query',
     ]);
   });
 
   it('refuses an empty or missing query with 400 missing_query', () => {
-    expect(codeOf(() => service.parseRequest({}, undefined))).to.equal('missing_query');
-    expect(codeOf(() => service.parseRequest({ q: '   ' }, undefined))).to.equal('missing_query');
-    expect(codeOf(() => service.parseRequest({}, { search_query: 5 }))).to.equal('invalid_query');
+    expect(codeOf(() => parseSearchRequest({}, undefined))).to.equal('missing_query');
+    expect(codeOf(() => parseSearchRequest({ q: '   ' }, undefined))).to.equal('missing_query');
+    expect(codeOf(() => parseSearchRequest({}, { search_query: 5 }))).to.equal('invalid_query');
   });
 
   it('bounds limit and offset', () => {
-    expect(service.parseRequest({ q: 'a' }, undefined)).to.include({ limit: 20, offset: 0 });
-    expect(service.parseRequest({ q: 'a', limit: '100', offset: '40' }, undefined)).to.include({
+    expect(parseSearchRequest({ q: 'a' }, undefined)).to.include({ limit: 20, offset: 0 });
+    expect(parseSearchRequest({ q: 'a', limit: '100', offset: '40' }, undefined)).to.include({
       limit: 100,
       offset: 40,
     });
     for (const query of [{ limit: '0' }, { limit: '101' }, { offset: '-1' }, { offset: '99999' }]) {
-      expect(codeOf(() => service.parseRequest({ q: 'a', ...query }, undefined))).to.equal(
+      expect(codeOf(() => parseSearchRequest({ q: 'a', ...query }, undefined))).to.equal(
         'invalid_query',
       );
     }
@@ -69,17 +61,17 @@ describe('service/search offset maximum (defect 6)', () => {
     )!;
     const max = offset.schema.maximum;
     for (const limit of ['1', '20', '100']) {
-      expect(service.parseRequest({ q: 'a', limit, offset: String(max) }, undefined)).to.include({
+      expect(parseSearchRequest({ q: 'a', limit, offset: String(max) }, undefined)).to.include({
         offset: max,
       });
       expect(
-        codeOf(() => service.parseRequest({ q: 'a', limit, offset: String(max + 1) }, undefined)),
+        codeOf(() => parseSearchRequest({ q: 'a', limit, offset: String(max + 1) }, undefined)),
       ).to.equal('invalid_query');
     }
   });
 
   it('refuses a lone surrogate in a JSON search_query with 422 naming the field', () => {
-    expect(codeOf(() => service.parseRequest({}, { search_query: 'a\ud800' }))).to.equal(
+    expect(codeOf(() => parseSearchRequest({}, { search_query: 'a\ud800' }))).to.equal(
       'validation_failed',
     );
   });

@@ -1,15 +1,14 @@
 import type { WriteEvent } from '../domain/model.js';
-import type { BatchOutcome } from '../db/write-batch.js';
-import { isTransientDatabaseError } from '../db/errors.js';
-import type { DirtySet } from '../counters/dirty.js';
-import type { BatchHandler } from '../queue/consumer.js';
+import type { BatchHandler, BatchOutcome, BatchPersister, DirtyMarks } from '../domain/ports.js';
 import type { ConsumerMetrics } from '../metrics/registry.js';
 import type { Logger } from '../log/logger.js';
 import { retryTransient } from './retry.js';
 
-export interface PersistWritesDeps {
-  readonly persist: (events: readonly WriteEvent[]) => Promise<BatchOutcome>;
-  readonly dirty: DirtySet;
+export interface PersistBatchDeps {
+  readonly persist: BatchPersister;
+  readonly dirty: Pick<DirtyMarks, 'mark'>;
+  /** Errors retrying may heal (the database unreachable): retried, never isolated. */
+  readonly isTransient: (err: unknown) => boolean;
   /** Aborts on shutdown: retries stop and the batch is left for redelivery. */
   readonly signal: AbortSignal;
   readonly metrics: ConsumerMetrics;
@@ -25,8 +24,8 @@ const always = () => true;
  * configured) and the search indexer takes them from there.
  * A batch that fails for a reason retrying cannot fix is split so only the bad events fail.
  */
-export class PersistWrites implements BatchHandler {
-  constructor(private readonly deps: PersistWritesDeps) {}
+export class PersistBatch implements BatchHandler {
+  constructor(private readonly deps: PersistBatchDeps) {}
 
   async handle(events: readonly WriteEvent[]) {
     let outcomes: { outcome: BatchOutcome; events: readonly WriteEvent[] }[];
@@ -35,14 +34,14 @@ export class PersistWrites implements BatchHandler {
       outcomes = [{ outcome: await this.persist(events), events }];
     } catch (err) {
       // A transient error escapes retrying only on shutdown: leave the batch to redelivery.
-      if (isTransientDatabaseError(err)) throw err;
-      this.deps.logger.warn({ err: reasonOf(err) }, 'batch failed permanently; isolating events');
+      if (this.deps.isTransient(err)) throw err;
+      this.deps.logger.warn({ err }, 'batch failed permanently; isolating events');
       outcomes = [];
       for (const event of events) {
         try {
           outcomes.push({ outcome: await this.persist([event]), events: [event] });
         } catch (single) {
-          if (isTransientDatabaseError(single)) throw single;
+          if (this.deps.isTransient(single)) throw single;
           retry.push({ event, reason: reasonOf(single) });
         }
       }
@@ -63,13 +62,10 @@ export class PersistWrites implements BatchHandler {
   private persist(events: readonly WriteEvent[]): Promise<BatchOutcome> {
     return retryTransient(() => this.deps.persist(events), {
       signal: this.deps.signal,
-      isTransient: isTransientDatabaseError,
+      isTransient: this.deps.isTransient,
       onRetry: (err, attempt, delayMs) => {
         this.deps.metrics.retries.inc();
-        this.deps.logger.warn(
-          { err: reasonOf(err), attempt, delayMs },
-          'persisting batch failed; retrying',
-        );
+        this.deps.logger.warn({ err, attempt, delayMs }, 'persisting batch failed; retrying');
       },
     });
   }
@@ -81,10 +77,7 @@ export class PersistWrites implements BatchHandler {
       signal: this.deps.signal,
       isTransient: always,
       onRetry: (err, attempt, delayMs) =>
-        this.deps.logger.warn(
-          { err: reasonOf(err), attempt, delayMs },
-          'marking counters failed; retrying',
-        ),
+        this.deps.logger.warn({ err, attempt, delayMs }, 'marking counters failed; retrying'),
     });
   }
 

@@ -1,7 +1,9 @@
 import { expect } from 'chai';
-import { PersistWrites } from '../../../internal/jobs/persist-writes.js';
-import type { BatchOutcome } from '../../../internal/db/write-batch.js';
-import type { DirtySet } from '../../../internal/counters/dirty.js';
+import { PersistBatch } from '../../../internal/jobs/persist-batch.js';
+import type { BatchOutcome } from '../../../internal/domain/ports.js';
+import { isTransientDatabaseError } from '../../../internal/db/errors.js';
+import { FakeDirtyMarks } from '../../support/fakes/counters.js';
+import { FakeBatchPersister } from '../../support/fakes/batch-persister.js';
 import type { WriteEvent } from '../../../internal/domain/model.js';
 import { createConsumerMetrics, createRegistry } from '../../../internal/metrics/registry.js';
 import { silentLogger } from '../../support/environment.js';
@@ -23,25 +25,16 @@ const ok = (touchedChatIds: number[] = [1]): BatchOutcome => ({
   touchedChatIds,
 });
 
-class FakeDirty {
-  marks: [number[], number[]][] = [];
-  failures = 0;
-  mark(apps: readonly number[], chats: readonly number[]) {
-    if (this.failures-- > 0) return Promise.reject(new Error('redis down'));
-    this.marks.push([[...apps], [...chats]]);
-    return Promise.resolve();
-  }
-}
-
 function handler(options: {
   persist: (events: readonly WriteEvent[]) => Promise<BatchOutcome>;
-  dirty?: FakeDirty;
+  dirty?: FakeDirtyMarks;
   signal?: AbortSignal;
 }) {
-  const dirty = options.dirty ?? new FakeDirty();
-  return new PersistWrites({
+  const dirty = options.dirty ?? new FakeDirtyMarks();
+  return new PersistBatch({
     persist: options.persist,
-    dirty: dirty as unknown as DirtySet,
+    dirty,
+    isTransient: isTransientDatabaseError,
     signal: options.signal ?? new AbortController().signal,
     metrics: createConsumerMetrics(createRegistry('test')),
     logger: silentLogger,
@@ -55,12 +48,12 @@ const tooLong = () =>
     original: { errno: 1406 },
   });
 
-describe('jobs/PersistWrites', function () {
+describe('jobs/PersistBatch', function () {
   this.timeout(5_000);
 
   it('retries a batch while MySQL is unreachable, then marks it', async () => {
     let calls = 0;
-    const dirty = new FakeDirty();
+    const dirty = new FakeDirtyMarks();
     const result = await handler({
       persist: () => (++calls < 3 ? Promise.reject(lostConnection()) : Promise.resolve(ok([7]))),
       dirty,
@@ -91,9 +84,10 @@ describe('jobs/PersistWrites', function () {
     const reason = { code: 'conflict', detail: 'message number already taken' } as const;
     const registry = createRegistry('test');
     const metrics = createConsumerMetrics(registry);
-    const result = await new PersistWrites({
+    const result = await new PersistBatch({
       persist: () => Promise.resolve({ ...ok(), rejected: [{ event: conflict, reason }] }),
-      dirty: new FakeDirty() as unknown as DirtySet,
+      dirty: new FakeDirtyMarks(),
+      isTransient: isTransientDatabaseError,
       signal: new AbortController().signal,
       metrics,
       logger: silentLogger,
@@ -126,9 +120,22 @@ describe('jobs/PersistWrites', function () {
   });
 
   it('retries marking counters dirty until Redis answers', async () => {
-    const dirty = new FakeDirty();
-    dirty.failures = 2;
+    const dirty = new FakeDirtyMarks();
+    dirty.failMarks = 2;
     await handler({ persist: () => Promise.resolve(ok([3])), dirty }).handle([message(1)]);
     expect(dirty.marks).to.deep.equal([[[1], [3]]]);
+  });
+
+  it('persists a batch, passes its refused events on and marks only what was written', async () => {
+    const store = new FakeBatchPersister();
+    const dirty = new FakeDirtyMarks();
+    const refused = message(2);
+    store.reject = (e) =>
+      e === refused ? { code: 'conflict', detail: 'message number already taken' } : null;
+    const result = await handler({ persist: store.persist, dirty }).handle([message(1), refused]);
+    expect([...store.persisted.keys()]).to.deep.equal([message(1).eventId]);
+    expect(result.deadLetter.map((r) => r.event)).to.deep.equal([refused]);
+    expect(result.retry).to.deep.equal([]);
+    expect(dirty.marks).to.deep.equal([[[1], [1]]]);
   });
 });

@@ -4,7 +4,7 @@ import {
   MAX_TERM_LENGTH,
   foldForMatch,
   parseSearchQuery,
-} from '../../../internal/search/query.js';
+} from '../../../internal/domain/search-query.js';
 
 describe('parseSearchQuery', function () {
   it('splits on any Unicode whitespace and drops empty pieces', function () {

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { DirtyKind, DirtyMarks } from '../domain/ports.js';
 import type { KeySpace } from './keys.js';
-
-export type DirtyKind = 'apps' | 'chats';
 
 // Each take moves what is pending into a processing set of its own (`<processing>:<run>`),
 // registered in `<processing>:runs` with a lease deadline. A set is emptied only by its own
@@ -52,7 +51,7 @@ export interface DirtySetOptions {
 }
 
 /** The parents whose counters changed since the flusher last recounted them. */
-export class DirtySet {
+export class DirtySet implements DirtyMarks {
   private readonly runs = new Map<DirtyKind, string>();
   private readonly leaseMs: number;
   private readonly now: () => number;

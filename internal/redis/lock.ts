@@ -33,7 +33,7 @@ export class RedisLock implements LeaderLock {
             else controller.abort(new Error('lock lost'));
           },
           (err: unknown) => {
-            this.logger.warn({ err: (err as Error).message }, 'lock renewal failed');
+            this.logger.warn({ err }, 'lock renewal failed');
             if (Date.now() - renewedAt > this.ttlMs) controller.abort(new Error('lock expired'));
           },
         );

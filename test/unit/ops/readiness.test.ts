@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { Readiness } from '../../../internal/http/health.js';
+import { Readiness } from '../../../internal/ops/readiness.js';
 
 const up = (name: string) => ({ name, check: () => Promise.resolve() });
 const down = (name: string, critical?: boolean) => ({

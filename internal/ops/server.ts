@@ -1,7 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
-import type { Readiness } from './health.js';
-import { listen, closeServer } from './server.js';
+import type { Readiness } from './readiness.js';
 
 /**
  * The operations port: /metrics for Prometheus, and for the consumer and flusher also
@@ -44,5 +43,3 @@ export function createOpsServer(registry: Registry, readiness: Readiness | null)
     );
   });
 }
-
-export { listen, closeServer };
