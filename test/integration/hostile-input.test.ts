@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { expectMatchesOpenApi } from '../e2e/support/openapi.js';
 import { startInProcessApi, type InProcessApi } from '../support/in-process-api.js';
 import { connectionStillHealthy, jsonRequest, rawExchange } from '../support/raw-http.js';
+import { T } from '../e2e/support/client.js';
 
 type Json = Record<string, unknown>;
 
@@ -20,16 +21,6 @@ const HEADERS_TIMEOUT_MS = 1_500;
 const REQUEST_TIMEOUT_MS = 3_000;
 /** Answers to requests no operation describes (components.responses of the document). */
 const GENERIC = new Set([400, 404, 405, 408, 413, 431]);
-
-const T = {
-  apps: '/api/applications',
-  app: '/api/applications/{token}',
-  chats: '/api/applications/{token}/chats',
-  chat: '/api/applications/{token}/chats/{chat}',
-  messages: '/api/applications/{token}/chats/{chat}/messages',
-  message: '/api/applications/{token}/chats/{chat}/messages/{message}',
-  search: '/api/applications/{token}/chats/{chat}/search',
-};
 
 function raw(method: string, target: string, headers: string[] = [], body = ''): string {
   return [`${method} ${target} HTTP/1.1`, 'Host: localhost', ...headers, '', body].join('\r\n');

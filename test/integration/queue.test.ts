@@ -9,6 +9,7 @@ import { BROKER_DELIVERY_LIMIT, deadLetterQueueOf } from '../../internal/queue/t
 import type { WriteEvent } from '../../internal/domain/model.js';
 import { BrokerUnavailableError } from '../../internal/domain/errors.js';
 import { silentLogger, TEST_RABBITMQ_URL, uniqueSuffix } from '../support/environment.js';
+import { until } from '../support/until.js';
 
 /** A publish deadline a few seconds out. */
 const soon = () => ({ sendBy: Date.now() + 5_000 });
@@ -23,17 +24,6 @@ const event = (n: number): WriteEvent => ({
   content: `message ${n}`,
   createdAt: new Date().toISOString(),
 });
-
-async function until(
-  condition: () => boolean | Promise<boolean>,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('queue: confirmed publishing and batched consuming (RabbitMQ)', function () {
   this.timeout(30_000);

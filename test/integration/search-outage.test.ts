@@ -9,14 +9,7 @@ import type { Program } from '../../internal/runtime/program.js';
 import { testSequelize } from '../support/database.js';
 import { silentLogger, TEST_RABBITMQ_URL, testConfig } from '../support/environment.js';
 import { startSearchStandIn, type SearchStandIn } from '../support/search-stand-in.js';
-
-async function until(condition: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { until } from '../support/until.js';
 
 describe('consumer: persistence while the search index is down (MariaDB, Redis, RabbitMQ)', function () {
   this.timeout(90_000);
@@ -108,7 +101,7 @@ describe('consumer: persistence while the search index is down (MariaDB, Redis, 
     await channel.waitForConfirms();
 
     // Persisted, and queued for the index, while the index refuses everything.
-    await until(async () => (await persisted(token)) === 50);
+    await until(async () => (await persisted(token)) === 50, 30_000);
     expect(await queued(token)).to.equal(50);
     expect(search.indexed()).to.equal(0);
     expect(await metric('search_index_pending_messages')).to.be.at.least(50);

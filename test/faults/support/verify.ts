@@ -2,20 +2,8 @@
  * Holds every recorded response against what MySQL ends up holding for the run's application.
  */
 import { createConnection } from 'mysql2/promise';
-import type { UnavailableCode } from '../../../internal/domain/errors.js';
+import { UNAVAILABLE_CODES } from '../../../internal/domain/errors.js';
 import type { Outcome } from './load.js';
-
-/** Every code a 503 on a create may carry; the compile-time check keeps it in step. */
-export const UNAVAILABLE_CODES = [
-  'service_unavailable',
-  'broker_unavailable',
-  'outcome_unknown',
-  'numbering_unavailable',
-  'chat_pending',
-] as const satisfies readonly UnavailableCode[];
-type Missing = Exclude<UnavailableCode, (typeof UNAVAILABLE_CODES)[number]>;
-const allCodesListed: [Missing] extends [never] ? true : never = true;
-void allCodesListed;
 
 export interface Row {
   readonly kind: 'chat' | 'message';
