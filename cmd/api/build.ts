@@ -24,7 +24,8 @@ import { MessageService } from '../../internal/service/messages.js';
 import { Numbering } from '../../internal/service/numbering.js';
 import { QueuedCreates } from '../../internal/service/queued-create.js';
 import { SearchService } from '../../internal/service/search.js';
-import { reindexEdits } from '../../internal/service/reindex-edits.js';
+import { reindexChanges } from '../../internal/service/reindex-changes.js';
+import { DirtySet } from '../../internal/redis/dirty.js';
 import { createApp } from '../../internal/http/app.js';
 import { openapiDocument } from '../../internal/http/openapi.js';
 import { Readiness } from '../../internal/ops/readiness.js';
@@ -107,24 +108,29 @@ export function build(overrides: ApiOverrides = {}): Program {
   const creates = new QueuedCreates({ numbering, publisher, cache, logger });
 
   const search = createSearchBackend(config, sequelize, registry, logger);
+  const dirty = new DirtySet(redis, keys);
   const services = {
     adminToken: config.adminToken,
     onCreated: (type: 'application' | 'chat' | 'message', replayed: boolean) => {
       if (replayed) apiMetrics.idempotentReplays.inc({ type });
       else apiMetrics.creates.inc({ type });
     },
+    onDeleted: (type: 'application' | 'chat' | 'message') => apiMetrics.deletes.inc({ type }),
     applications: new ApplicationService({
       applications,
       numbering,
       keys: new RedisApplicationKeys(redis, keys, config.idempotencyTtlSeconds),
       logger,
     }),
-    chats: new ChatService({ applications, chats, creates }),
+    chats: new ChatService({ applications, chats, creates, numbering, dirty, logger }),
     messages: new MessageService({
       chats,
       messages,
       creates,
-      onEdited: reindexEdits(outbox, search.indexer, logger),
+      numbering,
+      dirty,
+      logger,
+      onChanged: reindexChanges(outbox, search.indexer, logger),
     }),
     search: new SearchService(search.port, applications, chats),
   };

@@ -2,6 +2,7 @@ import { loadConfig, type Config } from '../../internal/config/config.js';
 import { createLogger, type Logger } from '../../internal/log/logger.js';
 import {
   createConsumerMetrics,
+  createPurgeMetrics,
   createRegistry,
   createSearchIndexMetrics,
 } from '../../internal/metrics/registry.js';
@@ -17,6 +18,8 @@ import { AmqpConnection } from '../../internal/queue/connection.js';
 import { WriteConsumer } from '../../internal/queue/consumer.js';
 import { PersistBatch } from '../../internal/jobs/persist-batch.js';
 import { IndexSearch } from '../../internal/jobs/index-search.js';
+import { PurgeDeleted } from '../../internal/jobs/purge-deleted.js';
+import { SqlPurgeStore } from '../../internal/db/repositories/purge.js';
 import { Readiness } from '../../internal/ops/readiness.js';
 import { createOpsServer } from '../../internal/ops/server.js';
 import { closeServer, listen } from '../../internal/http/server.js';
@@ -25,6 +28,7 @@ import { Deadline, sleep, stopBudgetMs, type Program } from '../../internal/runt
 import { createSearchBackend } from '../../internal/search/backend.js';
 
 const SEARCH_INDEXER_LOCK_TTL_MS = 30_000;
+const PURGE_LOCK_TTL_MS = 30_000;
 
 export interface ConsumerOverrides {
   readonly config?: Config;
@@ -34,7 +38,8 @@ export interface ConsumerOverrides {
 
 /**
  * Composition root of the consumer: queue → MySQL (batched, with search_outbox) → dirty marks
- * → ack; beside it, the search indexer drains search_outbox into the index.
+ * → ack; beside it, the search indexer drains search_outbox into the index, and the purge
+ * removes the rows of deleted chats and applications.
  */
 export function build(overrides: ConsumerOverrides = {}): Program {
   const config = overrides.config ?? loadConfig();
@@ -67,6 +72,21 @@ export function build(overrides: ConsumerOverrides = {}): Program {
     batchSize: config.searchIndex.batchSize,
     intervalMs: config.searchIndex.intervalMs,
     metrics: indexMetrics,
+    logger,
+  });
+
+  const purgeStore = new SqlPurgeStore(sequelize);
+  const purgeMetrics = createPurgeMetrics(registry, () => purgeStore.backlog());
+  for (const kind of ['application', 'chat']) {
+    purgeMetrics.rows.inc({ kind }, 0);
+    purgeMetrics.tasks.inc({ kind }, 0);
+  }
+  const purgeDeleted = new PurgeDeleted({
+    store: purgeStore,
+    indexer: search.indexer,
+    lock: new RedisLock(redis, `${config.redis.keyPrefix}lock:purge`, PURGE_LOCK_TTL_MS, logger),
+    ...config.purge,
+    metrics: purgeMetrics,
     logger,
   });
 
@@ -108,6 +128,7 @@ export function build(overrides: ConsumerOverrides = {}): Program {
   ]);
   const opsServer = createOpsServer(registry, readiness);
   let indexLoop: Promise<void> | null = null;
+  let purgeLoop: Promise<void> | null = null;
   let depthLoop: Promise<void> | null = null;
 
   /** Reads the dead-letter queue's depth for its gauge until shutdown. */
@@ -132,6 +153,7 @@ export function build(overrides: ConsumerOverrides = {}): Program {
       void amqp.start();
       // Also without an index: it clears the entries edits queue, which nothing else reads.
       indexLoop = indexSearch.run(shutdown.signal);
+      purgeLoop = purgeDeleted.run(shutdown.signal);
       depthLoop = watchDeadLetters();
       logger.info(
         { port: http, queue: config.rabbitmq.queue, search: search.name },
@@ -153,8 +175,8 @@ export function build(overrides: ConsumerOverrides = {}): Program {
       clearTimeout(giveUp);
       if (!inTime) logger.warn('consumer drain timed out: unacked messages are redelivered');
       shutdown.abort(new Error('shutting down'));
-      if (!(await deadline.within(Promise.all([indexLoop, depthLoop]))))
-        logger.warn('search indexer or dead-letter watch did not stop in time');
+      if (!(await deadline.within(Promise.all([indexLoop, purgeLoop, depthLoop]))))
+        logger.warn('search indexer, purge or dead-letter watch did not stop in time');
       if (!(await deadline.within(amqp.close()))) logger.warn('rabbitmq close timed out');
       redis.disconnect();
       if (!(await deadline.within(Promise.all([sequelize.close(), search.close()]))))

@@ -58,6 +58,8 @@ const schema = z.object({
   CONSUMER_DEAD_LETTER_CHECK_MS: positiveInt.default(15_000),
   SEARCH_INDEX_BATCH_SIZE: positiveInt.max(10_000).default(1_000),
   SEARCH_INDEX_INTERVAL_MS: positiveInt.default(500),
+  PURGE_BATCH_SIZE: positiveInt.max(10_000).default(1_000),
+  PURGE_INTERVAL_MS: positiveInt.default(1_000),
   FLUSH_INTERVAL_MS: positiveInt.default(60_000),
   FLUSH_CHUNK_SIZE: positiveInt.max(10_000).default(500),
   FLUSHER_LOCK: z.enum(['auto', 'kubernetes', 'redis', 'none']).default('auto'),
@@ -147,6 +149,13 @@ export interface Config {
   readonly searchIndex: {
     readonly batchSize: number;
     /** Pause between polls while the outbox is empty. */
+    readonly intervalMs: number;
+  };
+  /** The consumer's loop that removes the rows of deleted chats and applications. */
+  readonly purge: {
+    /** Rows removed per statement (each its own short transaction). */
+    readonly batchSize: number;
+    /** Pause between polls while nothing is queued for purging. */
     readonly intervalMs: number;
   };
   readonly flusher: {
@@ -266,6 +275,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     searchIndex: {
       batchSize: e.SEARCH_INDEX_BATCH_SIZE,
       intervalMs: e.SEARCH_INDEX_INTERVAL_MS,
+    },
+    purge: {
+      batchSize: e.PURGE_BATCH_SIZE,
+      intervalMs: e.PURGE_INTERVAL_MS,
     },
     flusher: {
       intervalMs: e.FLUSH_INTERVAL_MS,

@@ -30,12 +30,16 @@ const chatKey = (applicationId: number, number: number) => `${applicationId}:${n
 // (updated_at moved past created_at) is kept.
 const FILLS_PLACEHOLDER = '(event_id IS NULL AND VALUES(event_id) IS NOT NULL)';
 const UNTOUCHED = 'updated_at = created_at';
+// A tombstone written by a delete before the chat's create arrived keeps no name.
+const NAMEABLE = `deleted_at IS NULL AND ${FILLS_PLACEHOLDER} AND ${UNTOUCHED}`;
 
 /**
  * Persists a batch of create events in one READ COMMITTED transaction with multi-row upserts.
  * Replays are no-ops; a message whose chat row is not there yet creates a placeholder chat
  * that the chat's own event later completes; a number already taken by another create is
- * reported as rejected and left untouched.
+ * reported as rejected and left untouched. A create for what was deleted meets its tombstone
+ * (the application's, the chat's or its own) and is discarded: deleted stays deleted, whatever
+ * order the events and the delete arrive in.
  */
 export async function persistWriteBatch(
   sequelize: Sequelize,
@@ -53,13 +57,19 @@ export async function persistWriteBatch(
       const rejected: RejectedEvent[] = [];
       const fences = events.filter((e): e is NumberingFence => e.kind === 'numbering.fence');
       const creates = events.filter((e): e is CreateEvent => e.kind !== 'numbering.fence');
-      const appIds = await resolveApplications(query, creates);
+      const discarded: CreateEvent[] = [];
+      const apps = await resolveApplications(query, creates);
+      const appIds = new Map([...apps].map(([token, app]): [string, number] => [token, app.id]));
       const known = creates.filter((event) => {
-        if (appIds.has(event.applicationToken)) return true;
-        rejected.push({
-          event,
-          reason: { code: 'unknown_application', detail: 'the application does not exist' },
-        });
+        const app = apps.get(event.applicationToken);
+        if (app?.deleted === false) return true;
+        if (app?.deleted === true) discarded.push(event);
+        else {
+          rejected.push({
+            event,
+            reason: { code: 'unknown_application', detail: 'the application does not exist' },
+          });
+        }
         return false;
       });
       const chats = known.filter((e): e is ChatCreated => e.kind === 'chat.created');
@@ -72,7 +82,7 @@ export async function persistWriteBatch(
           `INSERT INTO chats (application_id, number, name, event_id, created_at, updated_at)
            VALUES ${chatRows.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')}
            ON DUPLICATE KEY UPDATE
-             name = IF(${FILLS_PLACEHOLDER} AND ${UNTOUCHED}, VALUES(name), name),
+             name = IF(${NAMEABLE}, VALUES(name), name),
              updated_at = IF(${FILLS_PLACEHOLDER} AND ${UNTOUCHED}, VALUES(updated_at), updated_at),
              created_at = IF(${FILLS_PLACEHOLDER}, VALUES(created_at), created_at),
              event_id = IF(event_id IS NULL, VALUES(event_id), event_id)`,
@@ -86,7 +96,8 @@ export async function persistWriteBatch(
       const stored = await loadChats(query, chatRows);
       for (const chat of chats) {
         const row = stored.get(chatKey(appIdOf(chat), chat.chatNumber));
-        if (row?.event_id !== chat.eventId) {
+        if (row?.deleted === true) discarded.push(chat);
+        else if (row?.event_id !== chat.eventId) {
           rejected.push({
             event: chat,
             reason: { code: 'conflict', detail: 'chat number already taken by another create' },
@@ -95,6 +106,11 @@ export async function persistWriteBatch(
       }
 
       const messageRows = messages
+        .filter((m) => {
+          const live = stored.get(chatKey(appIdOf(m), m.chatNumber))?.deleted !== true;
+          if (!live) discarded.push(m);
+          return live;
+        })
         .map((m) => ({ m, chatId: stored.get(chatKey(appIdOf(m), m.chatNumber))?.id }))
         .sort(
           (a, b) => Number(a.chatId) - Number(b.chatId) || a.m.messageNumber - b.m.messageNumber,
@@ -113,7 +129,9 @@ export async function persistWriteBatch(
         const ours: (number | string)[] = [];
         for (const { m, chatId } of messageRows) {
           const row = persisted.get(`${chatId}:${m.messageNumber}`);
-          if (row?.event_id !== m.eventId) {
+          if (row !== undefined && row.event_id !== m.eventId && Number(row.deleted) === 1) {
+            discarded.push(m);
+          } else if (row?.event_id !== m.eventId) {
             rejected.push({
               event: m,
               reason: {
@@ -147,6 +165,7 @@ export async function persistWriteBatch(
 
       return {
         rejected,
+        discarded,
         touchedApplicationIds: [...new Set(chatRows.map((r) => r.applicationId))],
         touchedChatIds: [...new Set(messageRows.map((r) => Number(r.chatId)))],
       };
@@ -156,14 +175,20 @@ export async function persistWriteBatch(
 
 type Query = <T extends object>(sql: string, replacements: unknown[]) => Promise<T[]>;
 
-async function resolveApplications(query: Query, events: readonly CreateEvent[]) {
+async function resolveApplications(
+  query: Query,
+  events: readonly CreateEvent[],
+): Promise<Map<string, { id: number; deleted: boolean }>> {
   const tokens = [...new Set(events.map((e) => e.applicationToken))];
-  if (tokens.length === 0) return new Map<string, number>();
-  const rows = await query<{ id: number | string; token: string }>(
-    `SELECT id, token FROM applications WHERE token IN (${tokens.map(() => '?').join(', ')})`,
+  if (tokens.length === 0) return new Map();
+  const rows = await query<{ id: number | string; token: string; deleted: number | string }>(
+    `SELECT id, token, deleted_at IS NOT NULL AS deleted
+       FROM applications WHERE token IN (${tokens.map(() => '?').join(', ')})`,
     tokens,
   );
-  return new Map(rows.map((row) => [row.token, Number(row.id)]));
+  return new Map(
+    rows.map((row) => [row.token, { id: Number(row.id), deleted: Number(row.deleted) === 1 }]),
+  );
 }
 
 interface ChatUpsert extends ChatKey {
@@ -225,7 +250,7 @@ function groupedWhere(
 }
 
 async function loadChats(query: Query, keys: readonly ChatKey[]) {
-  const stored = new Map<string, { id: number; event_id: string | null }>();
+  const stored = new Map<string, { id: number; event_id: string | null; deleted: boolean }>();
   if (keys.length === 0) return stored;
   const where = groupedWhere(
     keys.map((k) => [k.applicationId, k.number] as const),
@@ -236,14 +261,17 @@ async function loadChats(query: Query, keys: readonly ChatKey[]) {
     application_id: number | string;
     number: number;
     event_id: string | null;
+    deleted: number | string;
   }>(
-    `SELECT id, application_id, number, event_id FROM chats WHERE ${where.sql}`,
+    `SELECT id, application_id, number, event_id, deleted_at IS NOT NULL AS deleted
+       FROM chats WHERE ${where.sql}`,
     where.replacements,
   );
   for (const row of rows) {
     stored.set(chatKey(Number(row.application_id), row.number), {
       id: Number(row.id),
       event_id: row.event_id,
+      deleted: Number(row.deleted) === 1,
     });
   }
   return stored;
@@ -261,7 +289,12 @@ async function loadMessageEventIds(
     id: number | string;
     chat_id: number | string;
     number: number;
-    event_id: string;
-  }>(`SELECT id, chat_id, number, event_id FROM messages WHERE ${where.sql}`, where.replacements);
+    event_id: string | null;
+    deleted: number | string;
+  }>(
+    `SELECT id, chat_id, number, event_id, deleted_at IS NOT NULL AS deleted
+       FROM messages WHERE ${where.sql}`,
+    where.replacements,
+  );
   return new Map(found.map((r) => [`${r.chat_id}:${r.number}`, r]));
 }

@@ -8,6 +8,28 @@ export interface ApplicationRepository {
   /** Admin listing ordered by id; `after` is an opaque cursor from a previous page. */
   list(limit: number, after: string | null): Promise<Page<Application>>;
   maxChatNumber(token: string): Promise<number | null>;
+  /**
+   * Deletes the application: its token stops working at once and its chats and messages are
+   * queued for the background purge. The id when this call deleted it; null when there was no
+   * such application, or it was deleted already.
+   */
+  markDeleted(token: string): Promise<number | null>;
+}
+
+/**
+ * What MySQL holds for a record a delete names: `missing` may still be a create in the queue
+ * (answered 201, not persisted yet); only numbering can tell whether it was ever issued.
+ */
+export type RecordState = 'live' | 'deleted' | 'missing';
+
+export interface ChatState {
+  /** False when the application does not exist or was deleted. */
+  readonly application: boolean;
+  readonly chat: RecordState;
+}
+
+export interface MessageState extends ChatState {
+  readonly message: RecordState;
 }
 
 export interface ChatRepository {
@@ -15,6 +37,13 @@ export interface ChatRepository {
   list(token: string, limit: number, after: number | null): Promise<Page<Chat>>;
   rename(token: string, number: number, name: string | null): Promise<Chat | null>;
   maxMessageNumber(token: string, chatNumber: number): Promise<number>;
+  state(token: string, number: number): Promise<ChatState>;
+  /**
+   * Deletes the chat and queues its messages for the purge; writes a tombstone when the chat's
+   * create is not persisted yet, so it is dropped when it arrives. The application id when this
+   * call deleted it; null when the application is gone or the chat was deleted already.
+   */
+  markDeleted(token: string, number: number): Promise<{ applicationId: number } | null>;
 }
 
 export interface MessageRepository {
@@ -26,6 +55,18 @@ export interface MessageRepository {
     after: number | null,
   ): Promise<Page<Message>>;
   edit(token: string, chatNumber: number, number: number, content: string): Promise<Message | null>;
+  state(token: string, chatNumber: number, number: number): Promise<MessageState>;
+  /**
+   * Deletes the message: its content is cleared, a tombstone keeps its number, and it is queued
+   * for removal from the search index, in one transaction. A message (or chat) whose create is
+   * not persisted yet gets a tombstone it will meet when it arrives. The chat id when this call
+   * deleted it; null when the application or chat is gone or the message was deleted already.
+   */
+  markDeleted(
+    token: string,
+    chatNumber: number,
+    number: number,
+  ): Promise<{ chatId: number } | null>;
 }
 
 /** When a publish may still send bytes; see WritePublisher. */
@@ -77,11 +118,17 @@ export interface SearchPort {
 export interface SearchIndexer {
   /** Idempotent bulk (re)indexing; throws when any document could not be indexed. */
   index(messages: readonly IndexedMessage[]): Promise<void>;
+  /** Removes deleted messages (their tombstones: number and deletion time); idempotent. */
+  remove(messages: readonly IndexedMessage[]): Promise<void>;
+  /** Removes every document of a chat, or of a whole application; idempotent. */
+  removeScope(scope: { applicationToken: string; chatNumber?: number }): Promise<void>;
 }
 
 /** A message waiting in the search outbox, with what MySQL holds for it now. */
 export interface OutboxEntry {
   readonly message: IndexedMessage;
+  /** The message was deleted: remove it from the index instead. */
+  readonly deleted: boolean;
   readonly messageId: number;
   readonly queuedAt: Date;
 }
@@ -187,6 +234,8 @@ export type CacheAllocation =
   /** The cache was validated under a newer epoch than the caller's. */
   | { readonly kind: 'stale_epoch' }
   | { readonly kind: 'unknown_chat' }
+  /** The application was deleted. */
+  | { readonly kind: 'unknown_application' }
   /** The chat's message numbering is not loaded; chats ≤ ambiguousUpTo may be unpersisted. */
   | { readonly kind: 'unseeded_chat'; readonly ambiguousUpTo: number }
   /** The next number is above the reserved ceiling: reserve a block above `last`. */
@@ -236,14 +285,30 @@ export interface NumberCache {
   /** A brand-new application: nothing to revalidate. */
   register(token: string, ticket: EpochTicket): Promise<void>;
   markPublished(token: string, scope: NumberScope, key: string): Promise<void>;
+  /**
+   * The last number issued in `scope`, checked as `allocate` checks (the same replies when the
+   * state must be loaded first), without issuing one.
+   */
+  lastIssued(token: string, scope: NumberScope, ticket: EpochTicket): Promise<CacheAllocation>;
+  /**
+   * No number is issued any more for the application (`chat` absent) or for the chat's
+   * messages. Marks are only ever added, and kept by revalidation.
+   */
+  markDeleted(token: string, chat: number | null): Promise<void>;
 }
 
 /** The durable side of numbering (MySQL): reserved ceilings and numbering epochs. */
 export interface NumberLedger {
-  /** The highest chat number that may have been issued; null when there is no such application. */
+  /** The highest chat number that may have been issued; null when there is no such application (or it was deleted). */
   chatsFloor(token: string): Promise<number | null>;
-  /** Whether the chat has a row, and the highest message number that may have been issued in it. */
-  chatFloor(token: string, chat: number): Promise<{ persisted: boolean; messagesFloor: number }>;
+  /**
+   * Whether the chat has a row (and whether it is deleted), and the highest message number
+   * that may have been issued in it.
+   */
+  chatFloor(
+    token: string,
+    chat: number,
+  ): Promise<{ persisted: boolean; deleted: boolean; messagesFloor: number }>;
   /** Raises the scope's ceiling to at least `floor + block`; the new ceiling, or null when the application is gone. */
   reserve(token: string, scope: NumberScope, floor: number, block: number): Promise<number | null>;
   beginEpoch(redisRunId: string): Promise<number>;
@@ -291,6 +356,8 @@ export interface RejectedEvent {
 export interface BatchOutcome {
   /** Events that can never be persisted as sent: same number, another create; unknown app. */
   readonly rejected: readonly RejectedEvent[];
+  /** Creates for what was deleted (tombstoned) before they arrived: dropped, by design. */
+  readonly discarded: readonly WriteEvent[];
   readonly touchedApplicationIds: readonly number[];
   readonly touchedChatIds: readonly number[];
 }
@@ -309,4 +376,24 @@ export interface BatchHandler {
     deadLetter: readonly RejectedEvent[];
     retry: readonly { event: WriteEvent; reason: string }[];
   }>;
+}
+
+/** A deleted chat or application whose rows are still to be removed. */
+export interface PurgeTask {
+  readonly kind: 'application' | 'chat';
+  readonly id: number;
+  /** Where its search documents live; null once the application's own purge removed the chat. */
+  readonly applicationToken: string | null;
+  readonly chatNumber: number | null;
+}
+
+/** The background purge of deleted chats and applications, in bounded batches. */
+export interface PurgeStore {
+  /** The oldest task, or null when none is queued. */
+  next(): Promise<PurgeTask | null>;
+  /** Removes at most `limit` rows of the task; 0 when nothing of it is left. */
+  purgeSome(task: PurgeTask, limit: number): Promise<number>;
+  /** Clears what the tombstone still holds and forgets the task. */
+  finish(task: PurgeTask): Promise<void>;
+  backlog(): Promise<number>;
 }

@@ -1,7 +1,7 @@
-import type { LeaderLock, LockHandle, SearchIndexer, SearchOutboxPort } from '../domain/ports.js';
+import type { LeaderLock, SearchIndexer, SearchOutboxPort } from '../domain/ports.js';
 import type { SearchIndexMetrics } from '../metrics/registry.js';
 import type { Logger } from '../log/logger.js';
-import { sleep } from '../runtime/program.js';
+import { runAsLeader } from './leader-loop.js';
 
 export interface IndexSearchDeps {
   readonly outbox: SearchOutboxPort;
@@ -23,10 +23,10 @@ const retryable = (err: unknown) => (err as { retryable?: unknown }).retryable =
 
 /**
  * The search indexer: takes messages from search_outbox (queued by the consumer's batch and by
- * edits, in their own transactions) into the search index, oldest first, and removes an entry
- * only once the index took it. While the index is down it retries with capped backoff and the
- * backlog waits in MySQL (search_index_lag_seconds grows); it catches up by itself. Persisting
- * never waits for it.
+ * edits and deletes, in their own transactions) into the search index (a deleted one out of
+ * it), oldest first, and removes an entry only once the index took it. While the index is down
+ * it retries with capped backoff and the backlog waits in MySQL (search_index_lag_seconds
+ * grows); it catches up by itself. Persisting never waits for it.
  */
 export class IndexSearch {
   constructor(private readonly deps: IndexSearchDeps) {}
@@ -44,7 +44,10 @@ export class IndexSearch {
       if (entries.length === 0) return total;
       if (indexer !== null) {
         try {
-          await indexer.index(entries.map((e) => e.message));
+          const live = entries.filter((e) => !e.deleted).map((e) => e.message);
+          const deleted = entries.filter((e) => e.deleted).map((e) => e.message);
+          if (live.length > 0) await indexer.index(live);
+          if (deleted.length > 0) await indexer.remove(deleted);
         } catch (err) {
           if (retryable(err)) throw err;
           // Documents the index refuses for good would block everything queued behind them:
@@ -61,36 +64,19 @@ export class IndexSearch {
   }
 
   /** Runs until the signal aborts (shutdown). Never throws. */
-  async run(signal: AbortSignal): Promise<void> {
-    const { baseMs, maxMs } = this.deps.backoff ?? { baseMs: 500, maxMs: 30_000 };
-    let failures = 0;
-    while (!signal.aborted) {
-      let handle: LockHandle | null = null;
-      try {
-        handle = await this.deps.lock.tryAcquire();
-        if (handle !== null) {
-          const held = AbortSignal.any([signal, handle.signal]);
-          while (!held.aborted) {
-            await this.drain(held);
-            failures = 0;
-            await pause(this.deps.intervalMs, held);
-          }
-        }
-        if (!signal.aborted) await pause(this.deps.intervalMs, signal);
-      } catch (err) {
-        if (signal.aborted) break;
-        failures += 1;
-        const delayMs = Math.min(baseMs * 2 ** (failures - 1), maxMs);
-        this.deps.metrics.failures.inc();
-        this.deps.logger.warn({ err, attempt: failures, delayMs }, 'indexing failed; retrying');
-        await pause(delayMs, signal);
-      } finally {
-        await handle?.release().catch(() => undefined);
-      }
-    }
+  run(signal: AbortSignal): Promise<void> {
+    return runAsLeader(
+      signal,
+      {
+        lock: this.deps.lock,
+        intervalMs: this.deps.intervalMs,
+        ...(this.deps.backoff === undefined ? {} : { backoff: this.deps.backoff }),
+        onFailure: (err, attempt, delayMs) => {
+          this.deps.metrics.failures.inc();
+          this.deps.logger.warn({ err, attempt, delayMs }, 'indexing failed; retrying');
+        },
+      },
+      (held) => this.drain(held),
+    );
   }
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return sleep(ms, signal).catch(() => undefined);
 }

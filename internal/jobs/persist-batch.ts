@@ -49,12 +49,14 @@ export class PersistBatch implements BatchHandler {
 
     const deadLetter = outcomes.flatMap(({ outcome }) => outcome.rejected);
     await this.markDirty(outcomes.map((o) => o.outcome));
-    const rejected = new Set(deadLetter.map((r) => r.event));
-    const persisted = outcomes.flatMap((o) => o.events).filter((e) => !rejected.has(e));
+    const discarded = outcomes.flatMap(({ outcome }) => outcome.discarded);
+    const notPersisted = new Set([...deadLetter.map((r) => r.event), ...discarded]);
+    const persisted = outcomes.flatMap((o) => o.events).filter((e) => !notPersisted.has(e));
     this.count(
       persisted,
       deadLetter.map((r) => r.event),
       retry.map((r) => r.event),
+      discarded,
     );
     return { deadLetter, retry };
   }
@@ -85,11 +87,14 @@ export class PersistBatch implements BatchHandler {
     persisted: readonly WriteEvent[],
     rejected: readonly WriteEvent[],
     retried: readonly WriteEvent[],
+    discarded: readonly WriteEvent[],
   ) {
     for (const [events, outcome] of [
       [persisted, 'persisted'],
       [rejected, 'rejected'],
       [retried, 'retried'],
+      // For what was deleted before they arrived: acked and dropped, by design.
+      [discarded, 'discarded'],
     ] as const) {
       for (const e of events) this.deps.metrics.persisted.inc({ type: e.kind, outcome });
     }

@@ -90,6 +90,12 @@ export function createApiMetrics(registry: Registry) {
       help: 'New numbering epochs begun by this process: Redis state found new, lost or replaced.',
       registers: [registry],
     }),
+    deletes: new Counter({
+      name: 'chat_deletes_total',
+      help: 'Deletes answered 204, by type (application, chat, message).',
+      labelNames: ['type'] as const,
+      registers: [registry],
+    }),
     pendingChats: new Counter({
       name: 'numbering_pending_chat_total',
       help: 'Creates answered 503 chat_pending: the chat may still be queued after a numbering recovery.',
@@ -195,6 +201,40 @@ export function createSearchIndexMetrics(
   };
 }
 export type SearchIndexMetrics = ReturnType<typeof createSearchIndexMetrics>;
+
+/** The consumer's purge of deleted chats and applications; the backlog is read per scrape. */
+export function createPurgeMetrics(registry: Registry, backlog: () => Promise<number>) {
+  return {
+    backlog: new Gauge({
+      name: 'purge_backlog_tasks',
+      help: 'Deleted chats and applications whose rows are still to be purged.',
+      registers: [registry],
+      async collect() {
+        // A failed read keeps the previous value.
+        const value = await backlog().catch(() => null);
+        if (value !== null) this.set(value);
+      },
+    }),
+    rows: new Counter({
+      name: 'purge_rows_total',
+      help: 'Rows removed by the purge, by the kind of deleted record (application, chat).',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    tasks: new Counter({
+      name: 'purge_tasks_total',
+      help: 'Deleted chats and applications purged completely, by kind.',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    failures: new Counter({
+      name: 'purge_failures_total',
+      help: 'Purge rounds that failed and will be retried with backoff.',
+      registers: [registry],
+    }),
+  };
+}
+export type PurgeMetrics = ReturnType<typeof createPurgeMetrics>;
 
 export function createFlusherMetrics(registry: Registry) {
   return {

@@ -19,22 +19,42 @@ import type { KeySpace } from './keys.js';
  *   a    chats ≤ a may have been issued before the last revalidation and not be persisted
  *   m:N  last message number of chat N (present ⇔ chat N is known to exist)
  *   M:N  message ceiling of chat N
+ *   d    the application was deleted      d:N  chat N was deleted
+ * Deletion marks are only ever added: revalidation keeps them, and after a loss the tombstones
+ * in MySQL say the same (a revalidation or seed finds the application or chat deleted).
  * A number is issued only while it is ≤ its ceiling; raising a ceiling needs a reservation in
  * MySQL first, so every number ever issued is ≤ the durable ceiling of its scope.
  */
 
-// Shared head of both allocations: the idempotency replay, then the epoch check.
-const HEAD = `
-if KEYS[2] then
-  local prior = redis.call('GET', KEYS[2])
-  if prior then return {'replay', prior} end
-end
+// The deletion and epoch checks every use of the hash starts with.
+const CHECKS = `
+if redis.call('HEXISTS', KEYS[1], 'd') == 1 then return {'unknown_application'} end
 local e = redis.call('HGET', KEYS[1], 'e')
 if not e then return {'revalidate'} end
 e = tonumber(e)
 local epoch = tonumber(ARGV[1])
 if e < epoch then return {'revalidate'} end
 if e > epoch then return {'stale_epoch'} end
+`;
+
+// Shared head of both allocations: the idempotency replay (a keyed retry gets its first
+// answer, even once the parent is deleted), then the checks.
+const HEAD = `
+if KEYS[2] then
+  local prior = redis.call('GET', KEYS[2])
+  if prior then return {'replay', prior} end
+end
+${CHECKS}`;
+
+// ARGV[2] is a chat number: the chat must exist, not be deleted, and have its numbering loaded.
+const CHAT_CHECKS = `
+if redis.call('HEXISTS', KEYS[1], 'd:' .. ARGV[2]) == 1 then return {'unknown_chat'} end
+if tonumber(ARGV[2]) > tonumber(redis.call('HGET', KEYS[1], 'c') or '0') then
+  return {'unknown_chat'}
+end
+if redis.call('HEXISTS', KEYS[1], 'm:' .. ARGV[2]) == 0 then
+  return {'unseeded_chat', tonumber(redis.call('HGET', KEYS[1], 'a') or '0')}
+end
 `;
 
 const REMEMBER = `
@@ -52,13 +72,8 @@ local last, ceiling
 if ARGV[2] == 'c' then
   last, ceiling = 'c', 'C'
 else
-  if tonumber(ARGV[2]) > tonumber(redis.call('HGET', KEYS[1], 'c') or '0') then
-    return {'unknown_chat'}
-  end
+  ${CHAT_CHECKS}
   last, ceiling = 'm:' .. ARGV[2], 'M:' .. ARGV[2]
-  if redis.call('HEXISTS', KEYS[1], last) == 0 then
-    return {'unseeded_chat', tonumber(redis.call('HGET', KEYS[1], 'a') or '0')}
-  end
 end
 local current = tonumber(redis.call('HGET', KEYS[1], last) or '0')
 if current + 1 > tonumber(redis.call('HGET', KEYS[1], ceiling) or '0') then
@@ -67,6 +82,13 @@ end
 local n = redis.call('HINCRBY', KEYS[1], last, 1)
 if ARGV[2] == 'c' then redis.call('HSET', KEYS[1], 'm:' .. n, 0) end
 ${REMEMBER}`;
+
+// KEYS: hash. ARGV: epoch, scope. The allocation's checks, then the last number issued.
+const LAST_ISSUED = `${CHECKS}
+if ARGV[2] == 'c' then return {'issued', tonumber(redis.call('HGET', KEYS[1], 'c') or '0')} end
+${CHAT_CHECKS}
+return {'issued', tonumber(redis.call('HGET', KEYS[1], 'm:' .. ARGV[2]))}
+`;
 
 // ARGV: epoch, chats floor. Per-chat state may be rolled back too: it is dropped, and each
 // chat reloads from MySQL on first use. Every value only ever rises.
@@ -93,6 +115,7 @@ end
 if tonumber(ARGV[2]) > tonumber(redis.call('HGET', KEYS[1], 'c') or '0') then
   return 'unknown_chat'
 end
+if redis.call('HEXISTS', KEYS[1], 'd:' .. ARGV[2]) == 1 then return 'unknown_chat' end
 local floor = tonumber(ARGV[3])
 local last, ceiling = 'm:' .. ARGV[2], 'M:' .. ARGV[2]
 if floor > tonumber(redis.call('HGET', KEYS[1], last) or '-1') then
@@ -147,6 +170,7 @@ return redis.call('GET', KEYS[1])
 
 const SCRIPTS = {
   allocate: ALLOCATE,
+  lastIssued: LAST_ISSUED,
   revalidate: REVALIDATE,
   seedChat: SEED_CHAT,
   raiseCeiling: RAISE_CEILING,
@@ -298,6 +322,24 @@ export class RedisNumberCache implements NumberCache {
     );
   }
 
+  async lastIssued(
+    token: string,
+    scope: NumberScope,
+    ticket: EpochTicket,
+  ): Promise<CacheAllocation> {
+    const reply = (await this.send(
+      ticket,
+      'lastIssued',
+      [this.keys.application(token)],
+      [ticket.epoch, scopeArg(scope)],
+    )) as Reply;
+    return toAllocation(reply);
+  }
+
+  async markDeleted(token: string, chat: number | null): Promise<void> {
+    await this.redis.hset(this.keys.application(token), chat === null ? 'd' : `d:${chat}`, 1);
+  }
+
   private send(
     ticket: EpochTicket,
     name: keyof typeof SCRIPTS,
@@ -371,6 +413,7 @@ function toAllocation(reply: Reply): CacheAllocation {
     case 'revalidate':
     case 'stale_epoch':
     case 'unknown_chat':
+    case 'unknown_application':
       return { kind };
     default:
       throw new Error(`unexpected allocation reply: ${String(kind)}`);

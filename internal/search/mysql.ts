@@ -33,6 +33,7 @@ export class MysqlSearch implements SearchPort {
            JOIN chats c ON c.id = m.chat_id
            JOIN applications a ON a.id = c.application_id
           WHERE a.token = ? AND c.number = ?
+            AND m.deleted_at IS NULL AND c.deleted_at IS NULL AND a.deleted_at IS NULL
             ${terms.map(() => "AND m.content LIKE ? ESCAPE '!'").join(' ')}
           ORDER BY m.number DESC
           LIMIT ? OFFSET ?`,

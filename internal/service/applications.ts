@@ -10,7 +10,7 @@ import { fingerprint } from './idempotency.js';
 
 export interface ApplicationServiceDeps {
   readonly applications: ApplicationRepository;
-  readonly numbering: Pick<Numbering, 'register'>;
+  readonly numbering: Pick<Numbering, 'register' | 'markDeleted'>;
   readonly keys: ApplicationKeys;
   readonly logger: Logger;
 }
@@ -49,6 +49,20 @@ export class ApplicationService {
     const app = isWellFormedToken(token) ? await this.deps.applications.rename(token, name) : null;
     if (app === null) throw new NotFoundError('application');
     return applicationView(app);
+  }
+
+  /**
+   * Deletes an application in one row update, whatever its size: the token stops working at
+   * once (numbering first, so no create is numbered for it once the tombstone is visible) and
+   * its chats and messages are purged in the background.
+   */
+  async delete(token: string): Promise<void> {
+    const app = isWellFormedToken(token) ? await this.deps.applications.findByToken(token) : null;
+    if (app === null) throw new NotFoundError('application');
+    await this.deps.numbering.markDeleted(token, null);
+    if ((await this.deps.applications.markDeleted(token)) === null) {
+      throw new NotFoundError('application');
+    }
   }
 
   async list(limit: number, after: string | null): Promise<Page<ApplicationView>> {

@@ -1,14 +1,21 @@
-import type { ApplicationRepository, ChatRepository } from '../domain/ports.js';
+import type { ApplicationRepository, ChatRepository, DirtyMarks } from '../domain/ports.js';
 import type { ChatCreated, Page } from '../domain/model.js';
 import { NotFoundError } from '../domain/errors.js';
 import { chatView, type ChatView } from '../domain/representation.js';
 import { isWellFormedToken } from '../domain/validation.js';
 import type { QueuedCreates } from './queued-create.js';
+import type { Numbering } from './numbering.js';
+import type { Logger } from '../log/logger.js';
 
 export interface ChatServiceDeps {
   readonly applications: ApplicationRepository;
   readonly chats: ChatRepository;
   readonly creates: QueuedCreates;
+  /** Deletes: whether a chat not persisted yet was issued; no message numbered once deleted. */
+  readonly numbering: Pick<Numbering, 'lastIssued' | 'markDeleted'>;
+  /** A delete changes the application's chats_count: the flusher recounts it. */
+  readonly dirty: Pick<DirtyMarks, 'mark'>;
+  readonly logger: Logger;
 }
 
 export interface CreateResult<V> {
@@ -69,6 +76,30 @@ export class ChatService {
       : null;
     if (chat === null) throw new NotFoundError('chat');
     return chatView(chat);
+  }
+
+  /**
+   * Deletes a chat and (in the background) its messages, persisted or still queued. Numbering
+   * is told first, so no message is numbered in it once the tombstone is visible; a message
+   * numbered before meets the tombstone in the consumer and is dropped with the chat.
+   */
+  async delete(token: string, number: number): Promise<void> {
+    if (!isWellFormedToken(token)) throw new NotFoundError('application');
+    const { chats, numbering } = this.deps;
+    const state = await chats.state(token, number);
+    if (!state.application) throw new NotFoundError('application');
+    if (state.chat === 'deleted') throw new NotFoundError('chat');
+    if (state.chat === 'missing' && number > (await numbering.lastIssued(token, CHATS))) {
+      throw new NotFoundError('chat');
+    }
+    await numbering.markDeleted(token, number);
+    const deleted = await chats.markDeleted(token, number);
+    if (deleted === null) throw new NotFoundError('chat');
+    await this.deps.dirty
+      .mark([deleted.applicationId], [])
+      .catch((err: unknown) =>
+        this.deps.logger.warn({ err }, 'chats_count not marked for recount after a delete'),
+      );
   }
 
   private async requireApplication(token: string): Promise<void> {

@@ -1,17 +1,25 @@
-import type { ChatRepository, MessageRepository } from '../domain/ports.js';
+import type { ChatRepository, DirtyMarks, MessageRepository } from '../domain/ports.js';
 import type { MessageCreated, Page } from '../domain/model.js';
 import { NotFoundError } from '../domain/errors.js';
 import { messageView, type MessageView } from '../domain/representation.js';
 import { isWellFormedToken } from '../domain/validation.js';
 import type { QueuedCreates } from './queued-create.js';
 import type { CreateResult } from './chats.js';
+import type { Numbering } from './numbering.js';
+import type { MessageRef } from './reindex-changes.js';
+import type { Logger } from '../log/logger.js';
 
 export interface MessageServiceDeps {
   readonly chats: ChatRepository;
   readonly messages: MessageRepository;
   readonly creates: QueuedCreates;
-  /** Called after a successful edit, e.g. to re-index the message for search. */
-  readonly onEdited?: (message: MessageView) => Promise<void>;
+  /** Whether a number not persisted yet was ever issued, for deletes. */
+  readonly numbering: Pick<Numbering, 'lastIssued'>;
+  /** A delete changes the chat's messages_count: the flusher recounts it. */
+  readonly dirty: Pick<DirtyMarks, 'mark'>;
+  readonly logger: Logger;
+  /** Called after a successful edit or delete, e.g. to update the search index at once. */
+  readonly onChanged?: (message: MessageRef) => Promise<void>;
 }
 
 export class MessageService {
@@ -84,8 +92,34 @@ export class MessageService {
       ? await this.deps.messages.edit(token, chatNumber, number, content)
       : null;
     if (message === null) throw new NotFoundError('message');
-    const view = messageView(message);
-    await this.deps.onEdited?.(view);
-    return view;
+    await this.deps.onChanged?.({ token, chatNumber, number });
+    return messageView(message);
+  }
+
+  /**
+   * Deletes a message, persisted or still queued (answered 201, not persisted yet: its
+   * tombstone waits for it). A number never issued, or deleted already, is a 404.
+   */
+  async delete(token: string, chatNumber: number, number: number): Promise<void> {
+    if (!isWellFormedToken(token)) throw new NotFoundError('application');
+    const { messages, numbering } = this.deps;
+    const state = await messages.state(token, chatNumber, number);
+    if (!state.application) throw new NotFoundError('application');
+    if (state.chat === 'deleted') throw new NotFoundError('chat');
+    if (state.message === 'deleted') throw new NotFoundError('message');
+    if (state.message === 'missing') {
+      const chats = await numbering.lastIssued(token, { kind: 'chats' });
+      if (state.chat === 'missing' && chatNumber > chats) throw new NotFoundError('chat');
+      const issued = await numbering.lastIssued(token, { kind: 'messages', chat: chatNumber });
+      if (number > issued) throw new NotFoundError('message');
+    }
+    const deleted = await messages.markDeleted(token, chatNumber, number);
+    if (deleted === null) throw new NotFoundError('message');
+    await this.deps.dirty
+      .mark([], [deleted.chatId])
+      .catch((err: unknown) =>
+        this.deps.logger.warn({ err }, 'messages_count not marked for recount after a delete'),
+      );
+    await this.deps.onChanged?.({ token, chatNumber, number });
   }
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type {
+  CacheAllocation,
   EpochTicket,
   NumberCache,
   NumberLedger,
@@ -106,36 +107,70 @@ export class Numbering {
           if (record.fingerprint !== keyed?.fingerprint) throw new IdempotencyKeyReusedError();
           return { ...record, replayed: true, sendBy };
         }
-        case 'unknown_chat':
-          throw new NotFoundError('chat');
-        case 'stale_epoch':
-          ticket = await this.reverify();
-          break;
-        case 'revalidate':
-          ticket = await this.shared(`revalidate:${token}`, () => this.revalidate(token));
-          break;
-        case 'unseeded_chat': {
-          const at = ticket;
-          await this.shared(`seed:${token}:${scopeKey(scope)}`, () =>
-            this.seedChat(token, scope, at, got.ambiguousUpTo),
-          );
-          break;
-        }
-        case 'reserve': {
-          const at = ticket;
-          const key = `reserve:${token}:${scopeKey(scope)}`;
-          this.demand.set(key, (this.demand.get(key) ?? 0) + 1);
-          await this.shared(key, () => {
-            // Everyone waiting for this scope gets a number from the one block.
-            const waiting = this.demand.get(key) ?? 1;
-            this.demand.delete(key);
-            return this.reserve(token, scope, at, got.last, waiting);
-          });
-          break;
-        }
+        default:
+          ticket = await this.progress(got, token, scope, ticket);
       }
     }
     throw new NumberingUnavailableError();
+  }
+
+  /**
+   * The last number issued in `scope` so far (0 when none), under the same checks as `take`:
+   * a number above it was never issued, one at or below it may be a create still queued.
+   */
+  async lastIssued(token: string, scope: NumberScope): Promise<number> {
+    let ticket = await this.ticket();
+    for (let step = 0; step < MAX_STEPS; step += 1) {
+      const got = await this.cache.lastIssued(token, scope, ticket);
+      if (got.kind === 'issued') return got.number;
+      if (got.kind === 'replay') throw new Error('lastIssued never replays');
+      ticket = await this.progress(got, token, scope, ticket);
+    }
+    throw new NumberingUnavailableError();
+  }
+
+  /**
+   * No number is issued any more for the application (`chat` null) or the chat's messages.
+   * Called before the tombstone is written: a create numbered after it answers 404.
+   */
+  async markDeleted(token: string, chat: number | null): Promise<void> {
+    if (this.cache.connection() === null) throw new NumberingUnavailableError();
+    await this.cache.markDeleted(token, chat);
+  }
+
+  /** One step towards issuing: load, reload or reserve what the cache asked for. */
+  private async progress(
+    got: Exclude<CacheAllocation, { kind: 'issued' } | { kind: 'replay' }>,
+    token: string,
+    scope: NumberScope,
+    ticket: EpochTicket,
+  ): Promise<EpochTicket> {
+    switch (got.kind) {
+      case 'unknown_application':
+        throw new NotFoundError('application');
+      case 'unknown_chat':
+        throw new NotFoundError('chat');
+      case 'stale_epoch':
+        return this.reverify();
+      case 'revalidate':
+        return this.shared(`revalidate:${token}`, () => this.revalidate(token));
+      case 'unseeded_chat':
+        await this.shared(`seed:${token}:${scopeKey(scope)}`, () =>
+          this.seedChat(token, scope, ticket, got.ambiguousUpTo),
+        );
+        return ticket;
+      case 'reserve': {
+        const key = `reserve:${token}:${scopeKey(scope)}`;
+        this.demand.set(key, (this.demand.get(key) ?? 0) + 1);
+        await this.shared(key, () => {
+          // Everyone waiting for this scope gets a number from the one block.
+          const waiting = this.demand.get(key) ?? 1;
+          this.demand.delete(key);
+          return this.reserve(token, scope, ticket, got.last, waiting);
+        });
+        return ticket;
+      }
+    }
   }
 
   /** Best effort for a brand-new application: without it the first create revalidates. */
@@ -188,7 +223,13 @@ export class Numbering {
     ambiguousUpTo: number,
   ): Promise<void> {
     if (scope.kind !== 'messages') throw new Error('only a chat is seeded');
-    const { persisted, messagesFloor } = await this.ledger.chatFloor(token, scope.chat);
+    const { persisted, deleted, messagesFloor } = await this.ledger.chatFloor(token, scope.chat);
+    if (deleted) {
+      // Lost with the Redis state; the tombstone says it again, and the mark spares the next
+      // create this query.
+      await this.cache.markDeleted(token, scope.chat);
+      throw new NotFoundError('chat');
+    }
     if (persisted) {
       const seeded = await this.cache.seedChat(token, scope.chat, ticket, messagesFloor);
       if (seeded === 'unknown_chat') throw new NotFoundError('chat');

@@ -197,12 +197,47 @@ describe('numbering on Redis and MySQL', function () {
     expect(await ledger.reserve(randomUUID(), CHATS, 0, 10)).to.equal(null);
   });
 
+  it('reports the last number issued, and issues none for a deleted chat or application', async () => {
+    const { token } = await application();
+    const numbering = replica();
+    expect(await numbering.lastIssued(token, CHATS)).to.equal(0);
+    await numbering.take(token, CHATS, null);
+    await numbering.take(token, CHATS, null);
+    await numbering.take(token, chat(1), null);
+    expect(await numbering.lastIssued(token, CHATS)).to.equal(2);
+    expect(await numbering.lastIssued(token, chat(1))).to.equal(1);
+    expect(await numbering.lastIssued(token, chat(2))).to.equal(0);
+    await numbering.markDeleted(token, 1);
+    const refused = (scope: NumberScope) =>
+      numbering.take(token, scope, null).then(
+        () => null,
+        (e: unknown) => (e as NotFoundError).code,
+      );
+    expect(await refused(chat(1))).to.equal('chat_not_found');
+    expect((await numbering.take(token, chat(2), null)).number).to.equal(1);
+    // The mark survives a revalidation of the application (its hash from an older epoch).
+    await redis.hdel(keys.application(token), 'e');
+    expect(await refused(chat(1))).to.equal('chat_not_found');
+    expect((await numbering.take(token, CHATS, null)).number).to.be.above(2);
+    await numbering.markDeleted(token, null);
+    expect(await refused(CHATS)).to.equal('application_not_found');
+    expect(await refused(chat(2))).to.equal('application_not_found');
+  });
+
   it('floors include rows persisted before ceilings existed', async () => {
     const { token, id } = await application();
     await persistChat(id, 5, 3);
     expect(await ledger.chatsFloor(token)).to.equal(5);
-    expect(await ledger.chatFloor(token, 5)).to.deep.equal({ persisted: true, messagesFloor: 3 });
-    expect(await ledger.chatFloor(token, 6)).to.deep.equal({ persisted: false, messagesFloor: 0 });
+    expect(await ledger.chatFloor(token, 5)).to.deep.equal({
+      persisted: true,
+      deleted: false,
+      messagesFloor: 3,
+    });
+    expect(await ledger.chatFloor(token, 6)).to.deep.equal({
+      persisted: false,
+      deleted: false,
+      messagesFloor: 0,
+    });
     expect(await ledger.chatsFloor(randomUUID())).to.equal(null);
   });
 

@@ -141,7 +141,7 @@ describe('db: repositories and batch persistence (MariaDB)', function () {
     ]);
   });
 
-  it('recounts counters from the rows, never below what they were', async () => {
+  it('recounts counters from the live rows; a count read earlier never overwrites a later one', async () => {
     const app = await newApp();
     const outcome = await persistWriteBatch(sequelize, [
       chatEvent(app.token, 1),
@@ -154,13 +154,24 @@ describe('db: repositories and batch persistence (MariaDB)', function () {
     expect((await chats.find(app.token, 1))?.messagesCount).to.equal(3);
     expect((await chats.find(app.token, 2))?.messagesCount).to.equal(0);
     expect((await applications.findByToken(app.token))?.chatsCount).to.equal(2);
-    // Rows are never deleted: a higher figure is newer than this count (an overlapping
-    // flusher that counted later wrote it), and is kept.
-    await sequelize.query('UPDATE chats SET messages_count = 5 WHERE application_id = ?', {
-      replacements: [app.id],
-    });
+    // Another flusher counted later and wrote its figure: this run's older count is skipped.
+    await sequelize.query(
+      `UPDATE chats SET messages_count = 5, counted_at = UTC_TIMESTAMP(6) + INTERVAL 1 HOUR
+        WHERE application_id = ?`,
+      { replacements: [app.id] },
+    );
     await counters.recountChats(outcome.touchedChatIds);
     expect((await chats.find(app.token, 1))?.messagesCount).to.equal(5);
+    // Counts go down with deletes.
+    await sequelize.query('UPDATE chats SET counted_at = NULL WHERE application_id = ?', {
+      replacements: [app.id],
+    });
+    expect(await messages.markDeleted(app.token, 1, 2)).to.not.equal(null);
+    expect(await chats.markDeleted(app.token, 2)).to.deep.equal({ applicationId: app.id });
+    await counters.recountChats(outcome.touchedChatIds);
+    await counters.recountApplications(outcome.touchedApplicationIds);
+    expect((await chats.find(app.token, 1))?.messagesCount).to.equal(2);
+    expect((await applications.findByToken(app.token))?.chatsCount).to.equal(1);
   });
 
   it('lists by number with a next cursor and reads max numbers for re-seeding', async () => {

@@ -1,10 +1,11 @@
-import { QueryTypes, type Sequelize } from 'sequelize';
+import { QueryTypes, Transaction, type Sequelize } from 'sequelize';
 import type { ApplicationRepository } from '../../domain/ports.js';
 import type { Application, Page } from '../../domain/model.js';
 import { BadRequestError } from '../../domain/errors.js';
 import type { Models } from '../models.js';
 import { sqlDateTime } from '../datetime.js';
 import { paginate, toApplication, type ApplicationRow } from './rows.js';
+import { queuePurge } from './purge.js';
 
 const COLUMNS = 'id, token, name, chats_count, created_at, updated_at';
 
@@ -28,14 +29,14 @@ export class SqlApplicationRepository implements ApplicationRepository {
 
   async findByToken(token: string): Promise<Application | null> {
     const rows = await this.sequelize.query<ApplicationRow>(
-      `SELECT ${COLUMNS} FROM applications WHERE token = ?`,
+      `SELECT ${COLUMNS} FROM applications WHERE token = ? AND deleted_at IS NULL`,
       { replacements: [token], type: QueryTypes.SELECT },
     );
     return rows[0] === undefined ? null : toApplication(rows[0]);
   }
 
   async rename(token: string, name: string): Promise<Application | null> {
-    await this.sequelize.query('UPDATE applications SET name = ?, updated_at = ? WHERE token = ?', {
+    await this.sequelize.query('UPDATE applications SET name = ?, updated_at = ? WHERE token = ? AND deleted_at IS NULL', {
       replacements: [name, sqlDateTime(new Date()), token],
     });
     return this.findByToken(token);
@@ -44,7 +45,7 @@ export class SqlApplicationRepository implements ApplicationRepository {
   async list(limit: number, after: string | null): Promise<Page<Application>> {
     const afterId = after === null ? 0 : decodeCursor(after);
     const rows = await this.sequelize.query<ApplicationRow>(
-      `SELECT ${COLUMNS} FROM applications WHERE id > ? ORDER BY id LIMIT ?`,
+      `SELECT ${COLUMNS} FROM applications WHERE id > ? AND deleted_at IS NULL ORDER BY id LIMIT ?`,
       { replacements: [afterId, limit + 1], type: QueryTypes.SELECT },
     );
     return paginate(rows, limit, toApplication, (row) => encodeCursor(Number(row.id)));
@@ -53,11 +54,37 @@ export class SqlApplicationRepository implements ApplicationRepository {
   async maxChatNumber(token: string): Promise<number | null> {
     const rows = await this.sequelize.query<{ found: number; max_number: number | null }>(
       `SELECT 1 AS found, (SELECT MAX(c.number) FROM chats c WHERE c.application_id = a.id) AS max_number
-         FROM applications a WHERE a.token = ?`,
+         FROM applications a WHERE a.token = ? AND a.deleted_at IS NULL`,
       { replacements: [token], type: QueryTypes.SELECT },
     );
     const row = rows[0];
     return row === undefined ? null : (row.max_number ?? 0);
+  }
+
+  /**
+   * One row update and one queue row: answering never waits for the size of the application.
+   * The row stays as a tombstone (its token is never reused, queued creates for it are
+   * dropped); its name goes at once, its chats and messages with the purge.
+   */
+  async markDeleted(token: string): Promise<number | null> {
+    return this.sequelize.transaction(
+      { isolationLevel: Transaction.ISOLATION_LEVELS.READ_COMMITTED },
+      async (transaction) => {
+        const rows = await this.sequelize.query<{ id: number | string }>(
+          'SELECT id FROM applications WHERE token = ? AND deleted_at IS NULL FOR UPDATE',
+          { replacements: [token], type: QueryTypes.SELECT, transaction },
+        );
+        const id = rows[0] === undefined ? null : Number(rows[0].id);
+        if (id === null) return null;
+        const now = sqlDateTime(new Date());
+        await this.sequelize.query(
+          "UPDATE applications SET deleted_at = ?, name = '' WHERE id = ?",
+          { replacements: [now, id], transaction },
+        );
+        await queuePurge(this.sequelize, transaction, 'application', id, now);
+        return id;
+      },
+    );
   }
 }
 

@@ -1,19 +1,22 @@
-import { QueryTypes, type Sequelize } from 'sequelize';
-import type { ChatRepository } from '../../domain/ports.js';
+import { QueryTypes, Transaction, type Sequelize } from 'sequelize';
+import type { ChatRepository, ChatState } from '../../domain/ports.js';
 import type { Chat, Page } from '../../domain/model.js';
 import { sqlDateTime } from '../datetime.js';
-import { paginate, toChat, type ChatRow } from './rows.js';
+import { paginate, recordState, toChat, type ChatRow } from './rows.js';
+import { queuePurge } from './purge.js';
 
 const SELECT_CHAT = `
   SELECT c.id, a.token, c.number, c.name, c.messages_count, c.created_at, c.updated_at
     FROM chats c JOIN applications a ON a.id = c.application_id`;
+/** Neither the chat nor its application is deleted. */
+const LIVE = 'c.deleted_at IS NULL AND a.deleted_at IS NULL';
 
 export class SqlChatRepository implements ChatRepository {
   constructor(private readonly sequelize: Sequelize) {}
 
   async find(token: string, number: number): Promise<Chat | null> {
     const rows = await this.sequelize.query<ChatRow>(
-      `${SELECT_CHAT} WHERE a.token = ? AND c.number = ?`,
+      `${SELECT_CHAT} WHERE a.token = ? AND c.number = ? AND ${LIVE}`,
       { replacements: [token, number], type: QueryTypes.SELECT },
     );
     return rows[0] === undefined ? null : toChat(rows[0]);
@@ -21,7 +24,7 @@ export class SqlChatRepository implements ChatRepository {
 
   async list(token: string, limit: number, after: number | null): Promise<Page<Chat>> {
     const rows = await this.sequelize.query<ChatRow>(
-      `${SELECT_CHAT} WHERE a.token = ? AND c.number > ? ORDER BY c.number LIMIT ?`,
+      `${SELECT_CHAT} WHERE a.token = ? AND c.number > ? AND ${LIVE} ORDER BY c.number LIMIT ?`,
       { replacements: [token, after ?? 0, limit + 1], type: QueryTypes.SELECT },
     );
     return paginate(rows, limit, toChat, (row) => String(row.number));
@@ -31,7 +34,7 @@ export class SqlChatRepository implements ChatRepository {
     await this.sequelize.query(
       `UPDATE chats c JOIN applications a ON a.id = c.application_id
           SET c.name = ?, c.updated_at = ?
-        WHERE a.token = ? AND c.number = ?`,
+        WHERE a.token = ? AND c.number = ? AND ${LIVE}`,
       { replacements: [name, sqlDateTime(new Date()), token, number] },
     );
     return this.find(token, number);
@@ -43,9 +46,55 @@ export class SqlChatRepository implements ChatRepository {
          FROM messages m
          JOIN chats c ON c.id = m.chat_id
          JOIN applications a ON a.id = c.application_id
-        WHERE a.token = ? AND c.number = ?`,
+        WHERE a.token = ? AND c.number = ? AND ${LIVE}`,
       { replacements: [token, chatNumber], type: QueryTypes.SELECT },
     );
     return rows[0]?.max_number ?? 0;
+  }
+
+  async state(token: string, number: number): Promise<ChatState> {
+    const rows = await this.sequelize.query<{ deleted: number | string | null }>(
+      `SELECT (SELECT c.deleted_at IS NOT NULL FROM chats c
+                WHERE c.application_id = a.id AND c.number = ?) AS deleted
+         FROM applications a WHERE a.token = ? AND a.deleted_at IS NULL`,
+      { replacements: [number, token], type: QueryTypes.SELECT },
+    );
+    const row = rows[0];
+    if (row === undefined) return { application: false, chat: 'missing' };
+    return { application: true, chat: recordState(row.deleted) };
+  }
+
+  /** The upsert meets a create the consumer persists meanwhile, whichever commits first. */
+  async markDeleted(token: string, number: number): Promise<{ applicationId: number } | null> {
+    return this.sequelize.transaction(
+      { isolationLevel: Transaction.ISOLATION_LEVELS.READ_COMMITTED },
+      async (transaction) => {
+        const apps = await this.sequelize.query<{ id: number | string }>(
+          'SELECT id FROM applications WHERE token = ? AND deleted_at IS NULL',
+          { replacements: [token], type: QueryTypes.SELECT, transaction },
+        );
+        if (apps[0] === undefined) return null;
+        const applicationId = Number(apps[0].id);
+        const now = sqlDateTime(new Date());
+        const existing = await this.sequelize.query<{ deleted: number | string }>(
+          `SELECT deleted_at IS NOT NULL AS deleted FROM chats
+            WHERE application_id = ? AND number = ? FOR UPDATE`,
+          { replacements: [applicationId, number], type: QueryTypes.SELECT, transaction },
+        );
+        if (existing[0] !== undefined && Number(existing[0].deleted) === 1) return null;
+        await this.sequelize.query(
+          `INSERT INTO chats (application_id, number, name, event_id, created_at, updated_at, deleted_at)
+           VALUES (?, ?, NULL, NULL, ?, ?, ?)
+           ON DUPLICATE KEY UPDATE name = NULL, deleted_at = COALESCE(deleted_at, VALUES(deleted_at))`,
+          { replacements: [applicationId, number, now, now, now], transaction },
+        );
+        const ids = await this.sequelize.query<{ id: number | string }>(
+          'SELECT id FROM chats WHERE application_id = ? AND number = ?',
+          { replacements: [applicationId, number], type: QueryTypes.SELECT, transaction },
+        );
+        await queuePurge(this.sequelize, transaction, 'chat', Number(ids[0]?.id), now);
+        return { applicationId };
+      },
+    );
   }
 }

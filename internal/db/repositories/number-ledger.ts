@@ -18,7 +18,7 @@ export class SqlNumberLedger implements NumberLedger {
                            WHERE n.application_id = a.id AND n.scope = 0), 0),
                 COALESCE((SELECT MAX(number) FROM chats c WHERE c.application_id = a.id), 0)
               ) AS floor
-         FROM applications a WHERE a.token = ?`,
+         FROM applications a WHERE a.token = ? AND a.deleted_at IS NULL`,
       { replacements: [token], type: QueryTypes.SELECT },
     );
     return rows[0] === undefined ? null : Number(rows[0].floor ?? 0);
@@ -27,22 +27,29 @@ export class SqlNumberLedger implements NumberLedger {
   async chatFloor(token: string, chat: number) {
     const rows = await this.sequelize.query<{
       persisted: number | string;
+      deleted: number | string | null;
       floor: number | string | null;
+      app_deleted: number | string;
     }>(
       `SELECT EXISTS(SELECT 1 FROM chats c WHERE c.application_id = a.id AND c.number = ?)
                 AS persisted,
+              (SELECT c.deleted_at IS NOT NULL FROM chats c
+                WHERE c.application_id = a.id AND c.number = ?) AS deleted,
               GREATEST(
                 COALESCE((SELECT ceiling FROM number_ceilings n
                            WHERE n.application_id = a.id AND n.scope = ?), 0),
                 COALESCE((SELECT MAX(m.number) FROM chats c JOIN messages m ON m.chat_id = c.id
                            WHERE c.application_id = a.id AND c.number = ?), 0)
-              ) AS floor
+              ) AS floor,
+              a.deleted_at IS NOT NULL AS app_deleted
          FROM applications a WHERE a.token = ?`,
-      { replacements: [chat, chat, chat, token], type: QueryTypes.SELECT },
+      { replacements: [chat, chat, chat, chat, token], type: QueryTypes.SELECT },
     );
     const row = rows[0];
     return {
       persisted: row !== undefined && Number(row.persisted) === 1,
+      // A deleted application's chats are all gone with it.
+      deleted: row === undefined || Number(row.deleted) === 1 || Number(row.app_deleted) === 1,
       messagesFloor: row === undefined ? 0 : Number(row.floor ?? 0),
     };
   }
@@ -60,13 +67,13 @@ export class SqlNumberLedger implements NumberLedger {
       async (transaction) => {
         await this.sequelize.query(
           `INSERT INTO number_ceilings (application_id, scope, ceiling)
-           SELECT id, ?, ? FROM applications WHERE token = ?
+           SELECT id, ?, ? FROM applications WHERE token = ? AND deleted_at IS NULL
            ON DUPLICATE KEY UPDATE ceiling = GREATEST(ceiling, ?) + ?`,
           { replacements: [s, floor + block, token, floor, block], transaction },
         );
         const rows = await this.sequelize.query<{ ceiling: number | string }>(
           `SELECT n.ceiling FROM number_ceilings n JOIN applications a ON a.id = n.application_id
-            WHERE a.token = ? AND n.scope = ?`,
+            WHERE a.token = ? AND n.scope = ? AND a.deleted_at IS NULL`,
           { replacements: [token, s], type: QueryTypes.SELECT, transaction },
         );
         return rows[0] === undefined ? null : Number(rows[0].ceiling);

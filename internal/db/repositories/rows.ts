@@ -1,4 +1,5 @@
 import type { Application, Chat, Message } from '../../domain/model.js';
+import type { RecordState } from '../../domain/ports.js';
 
 export interface ApplicationRow {
   id: number | string;
@@ -24,6 +25,15 @@ export const MESSAGE_COLUMNS =
   'a.token, c.number AS chat_number, m.number, m.content, m.created_at, m.updated_at';
 export const MESSAGE_JOINS = `JOIN chats c ON c.id = m.chat_id
   JOIN applications a ON a.id = c.application_id`;
+/** Neither the message, its chat nor its application is deleted. */
+export const LIVE_MESSAGE =
+  'm.deleted_at IS NULL AND c.deleted_at IS NULL AND a.deleted_at IS NULL';
+
+/** `x.deleted_at IS NOT NULL` of a row that may be missing (NULL). */
+export function recordState(deleted: number | string | null | undefined): RecordState {
+  if (deleted === null || deleted === undefined) return 'missing';
+  return Number(deleted) === 1 ? 'deleted' : 'live';
+}
 
 export interface MessageRow {
   token: string;

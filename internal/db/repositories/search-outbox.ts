@@ -5,7 +5,8 @@ import { MESSAGE_COLUMNS, MESSAGE_JOINS, toMessage, type MessageRow } from './ro
 
 /**
  * Messages still to be indexed: new ones (queued in the consumer's batch transaction when a
- * search index is configured) and edited ones (queued in the edit's transaction). Drained by
+ * search index is configured), edited and deleted ones (queued in the edit's or delete's
+ * transaction; a deleted one is removed from the index). Drained by
  * the consumer's search indexer, and for one edit at once by the API's fast path.
  */
 export class SearchOutbox implements SearchOutboxPort {
@@ -14,9 +15,9 @@ export class SearchOutbox implements SearchOutboxPort {
   async pending(limit: number, where?: { token: string; chatNumber: number; number: number }) {
     const filter = where === undefined ? '' : 'WHERE a.token = ? AND c.number = ? AND m.number = ?';
     const rows = await this.sequelize.query<
-      MessageRow & { message_id: number | string; queued_at: Date }
+      MessageRow & { message_id: number | string; queued_at: Date; deleted: number | string }
     >(
-      `SELECT o.message_id, o.queued_at, ${MESSAGE_COLUMNS}
+      `SELECT o.message_id, o.queued_at, m.deleted_at IS NOT NULL AS deleted, ${MESSAGE_COLUMNS}
          FROM search_outbox o
          JOIN messages m ON m.id = o.message_id
          ${MESSAGE_JOINS}
@@ -34,6 +35,7 @@ export class SearchOutbox implements SearchOutboxPort {
     return rows.map((row): OutboxEntry => ({
       messageId: Number(row.message_id),
       queuedAt: row.queued_at,
+      deleted: Number(row.deleted) === 1,
       message: toMessage(row),
     }));
   }

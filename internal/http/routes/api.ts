@@ -27,6 +27,8 @@ export interface ApiServices {
   readonly adminToken: string | undefined;
   /** Told of every 201, replayed or not (metrics). */
   readonly onCreated?: (type: 'application' | 'chat' | 'message', replayed: boolean) => void;
+  /** Told of every 204 of a DELETE (metrics). */
+  readonly onDeleted?: (type: 'application' | 'chat' | 'message') => void;
 }
 
 const LIST = { defaultLimit: 50, maxLimit: 100 };
@@ -52,6 +54,15 @@ function answerCreated(
   ctx.status = 201;
   ctx.body = result.view;
   if (result.replayed) ctx.set('Idempotent-Replayed', 'true');
+}
+
+function answerDeleted(
+  ctx: RouterContext,
+  type: 'application' | 'chat' | 'message',
+  services: ApiServices,
+): void {
+  services.onDeleted?.(type);
+  ctx.status = 204;
 }
 
 function answerPage<T>(ctx: RouterContext, page: Page<T>): void {
@@ -83,6 +94,10 @@ export function apiRouter(s: ApiServices): Router {
   };
   router.put('/applications/:token', renameApplication);
   router.patch('/applications/:token', renameApplication);
+  router.delete('/applications/:token', async (ctx) => {
+    await s.applications.delete(param(ctx, 'token'));
+    answerDeleted(ctx, 'application', s);
+  });
 
   router.post('/applications/:token/chats', async (ctx) => {
     const { name } = parseChatInput(bodyOf(ctx), { required: false });
@@ -107,6 +122,10 @@ export function apiRouter(s: ApiServices): Router {
   };
   router.put('/applications/:token/chats/:chat', renameChat);
   router.patch('/applications/:token/chats/:chat', renameChat);
+  router.delete('/applications/:token/chats/:chat', async (ctx) => {
+    await s.chats.delete(param(ctx, 'token'), chatNumber(ctx));
+    answerDeleted(ctx, 'chat', s);
+  });
 
   const createMessage = async (ctx: RouterContext) => {
     const number = chatNumber(ctx);
@@ -143,6 +162,10 @@ export function apiRouter(s: ApiServices): Router {
   };
   router.put('/applications/:token/chats/:chat/messages/:message', editMessage);
   router.patch('/applications/:token/chats/:chat/messages/:message', editMessage);
+  router.delete('/applications/:token/chats/:chat/messages/:message', async (ctx) => {
+    await s.messages.delete(param(ctx, 'token'), chatNumber(ctx), messageNumber(ctx));
+    answerDeleted(ctx, 'message', s);
+  });
 
   router.get('/applications/:token/chats/:chat/search', async (ctx) => {
     const number = chatNumber(ctx);

@@ -19,6 +19,7 @@ import {
 } from './errors.js';
 import { MAX_RESULT_WINDOW, indexDefinition } from './mapping.js';
 import { buildSearchRequest, type SearchPage } from './query.js';
+import { chatKey } from './document.js';
 
 export interface ElasticsearchSearchOptions {
   readonly client: Client;
@@ -158,7 +159,42 @@ export class ElasticsearchSearch implements SearchPort, SearchIndexer, HealthChe
     }
   }
 
-  async #bulk(messages: readonly IndexedMessage[]): Promise<void> {
+  /** Deleted messages: their documents go (a missing one is fine). */
+  async remove(messages: readonly IndexedMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    try {
+      await this.#bulk(messages, 'delete');
+    } catch (error) {
+      this.#countFailure(error, messages.length);
+      throw error;
+    }
+  }
+
+  /** A purged chat (routed to its one shard) or application: every document of it goes. */
+  async removeScope(scope: { applicationToken: string; chatNumber?: number }): Promise<void> {
+    const filter: estypes.QueryDslQueryContainer[] = [
+      { term: { application_token: scope.applicationToken } },
+    ];
+    if (scope.chatNumber !== undefined) filter.push({ term: { chat_number: scope.chatNumber } });
+    await withSearchErrors(() =>
+      this.#client.deleteByQuery({
+        index: this.#alias,
+        query: { bool: { filter } },
+        conflicts: 'proceed',
+        ...(scope.chatNumber === undefined
+          ? {}
+          : {
+              routing: chatKey({
+                applicationToken: scope.applicationToken,
+                chatNumber: scope.chatNumber,
+              }),
+            }),
+        ...(this.#refresh === undefined ? {} : { refresh: true }),
+      }),
+    );
+  }
+
+  async #bulk(messages: readonly IndexedMessage[], action: 'index' | 'delete' = 'index') {
     await bulkIndex(
       this.#client,
       {
@@ -167,6 +203,7 @@ export class ElasticsearchSearch implements SearchPort, SearchIndexer, HealthChe
         ...(this.#refresh === undefined ? {} : { refresh: this.#refresh }),
       },
       messages,
+      action,
     );
   }
 

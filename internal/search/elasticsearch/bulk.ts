@@ -39,8 +39,21 @@ function bulkOperations(
   ]);
 }
 
+function deleteOperations(messages: readonly IndexedMessage[]): estypes.BulkOperationContainer[] {
+  return messages.map((message) => ({
+    delete: {
+      _id: documentId(message),
+      routing: chatKey(message),
+      // The tombstone's updated_at is past every edit's: a late write of an older version is
+      // refused (while Elasticsearch keeps the delete's version, index.gc_deletes).
+      version: documentVersion(message),
+      version_type: 'external_gte',
+    },
+  }));
+}
+
 /**
- * Indexes `messages` in one bulk request. Resolves when every document is stored (or already held
+ * Indexes `messages` in one bulk request (or, with `remove`, deletes their documents). Resolves when every document is stored (or already held
  * in a newer version); throws SearchUnavailableError for transport-level failures and
  * SearchIndexingError when some items were refused.
  */
@@ -48,13 +61,14 @@ export async function bulkIndex(
   client: Client,
   target: BulkTarget,
   messages: readonly IndexedMessage[],
+  action: 'index' | 'delete' = 'index',
 ): Promise<BulkResult> {
   if (messages.length === 0) return { indexed: 0, stale: 0 };
   let response: estypes.BulkResponse;
   try {
     response = await client.bulk({
       index: target.index,
-      operations: bulkOperations(messages),
+      operations: action === 'index' ? bulkOperations(messages) : deleteOperations(messages),
       ...(target.requireAlias ? { require_alias: true } : {}),
       ...(target.refresh === undefined ? {} : { refresh: target.refresh }),
     });
@@ -64,13 +78,15 @@ export async function bulkIndex(
   const failures: BulkFailure[] = [];
   let stale = 0;
   for (const [position, item] of response.items.entries()) {
-    const result = item.index;
+    const result = item.index ?? item.delete;
     const id = result?._id ?? documentId(messages[position] as IndexedMessage);
     if (result === undefined) {
       failures.push({ id, status: 500, type: 'missing_item', reason: 'no result for this item' });
       continue;
     }
     if (result.error === undefined) continue;
+    // Deleting what the index never held (or no longer holds) is done already.
+    if (action === 'delete' && result.status === 404) continue;
     if (result.status === 409 && result.error.type === 'version_conflict_engine_exception') {
       stale += 1;
       continue;

@@ -7,14 +7,16 @@ import type { WriteEvent } from '../../../internal/domain/model.js';
 
 /**
  * A write-batch store in memory: persists events once by event id (a redelivered event is
- * not written twice), refuses the events `reject` names, and throws what `failWith` returns
- * for a batch (a lost connection, a row too long) before writing any of it.
+ * not written twice), refuses the events `reject` names, drops those `discard` names (their
+ * parent was deleted), and throws what `failWith` returns for a batch (a lost connection, a
+ * row too long) before writing any of it.
  */
 export class FakeBatchPersister {
   readonly persisted = new Map<string, WriteEvent>();
   /** Every batch it was handed, in order (event ids). */
   readonly calls: string[][] = [];
   reject: (event: WriteEvent) => RejectedEvent['reason'] | null = () => null;
+  discard: (event: WriteEvent) => boolean = () => false;
   failWith: (events: readonly WriteEvent[]) => Error | null = () => null;
 
   readonly persist: BatchPersister = (events) => {
@@ -22,6 +24,7 @@ export class FakeBatchPersister {
     const failure = this.failWith(events);
     if (failure !== null) return Promise.reject(failure);
     const rejected: RejectedEvent[] = [];
+    const discarded: WriteEvent[] = [];
     const apps = new Set<number>();
     const chats = new Set<number>();
     for (const event of events) {
@@ -30,12 +33,17 @@ export class FakeBatchPersister {
         rejected.push({ event, reason });
         continue;
       }
+      if (this.discard(event)) {
+        discarded.push(event);
+        continue;
+      }
       this.persisted.set(event.eventId, event);
       apps.add(1);
       if (event.kind === 'message.created') chats.add(event.chatNumber);
     }
     const outcome: BatchOutcome = {
       rejected,
+      discarded,
       touchedApplicationIds: [...apps],
       touchedChatIds: [...chats],
     };

@@ -20,12 +20,15 @@ interface AppState {
 
 interface Data {
   apps: Map<string, AppState>;
+  /** Deletion marks: `token` for an application, `token:N` for chat N. Kept by revalidation. */
+  deleted: Set<string>;
   records: Map<string, IdempotencyRecord>;
   epoch: { runId: string; epoch: number; raw: string } | null;
 }
 
 const clone = (data: Data): Data => ({
   apps: new Map([...data.apps].map(([k, v]) => [k, { ...v, m: new Map(v.m), M: new Map(v.M) }])),
+  deleted: new Set(data.deleted),
   records: new Map(data.records),
   epoch: data.epoch === null ? null : { ...data.epoch },
 });
@@ -40,7 +43,7 @@ const ceilingOf = (app: AppState, scope: NumberScope) =>
  * connections. A ticket for an older connection is refused, as the Redis adapter does.
  */
 export class FakeNumberCache implements NumberCache {
-  private data: Data = { apps: new Map(), records: new Map(), epoch: null };
+  private data: Data = { apps: new Map(), deleted: new Set(), records: new Map(), epoch: null };
   private runId = 'run-1';
   private runs = 1;
   private conn: number | null = 1;
@@ -77,18 +80,10 @@ export class FakeNumberCache implements NumberCache {
     const recordKey = claim === null ? null : `${token}|${JSON.stringify(scope)}|${claim.key}`;
     const prior = recordKey === null ? undefined : this.data.records.get(recordKey);
     if (prior !== undefined) return Promise.resolve({ kind: 'replay', record: prior });
-    const app = this.data.apps.get(token);
-    if (app === undefined || app.e < ticket.epoch) return Promise.resolve({ kind: 'revalidate' });
-    if (app.e > ticket.epoch) return Promise.resolve({ kind: 'stale_epoch' });
-    let last: number;
-    if (scope.kind === 'chats') {
-      last = app.c;
-    } else {
-      if (scope.chat > app.c) return Promise.resolve({ kind: 'unknown_chat' });
-      const m = app.m.get(scope.chat);
-      if (m === undefined) return Promise.resolve({ kind: 'unseeded_chat', ambiguousUpTo: app.a });
-      last = m;
-    }
+    const found = this.checks(token, scope, ticket);
+    if (found.kind !== 'issued') return Promise.resolve(found);
+    const last = found.number;
+    const app = this.data.apps.get(token) as AppState;
     if (last + 1 > ceilingOf(app, scope)) return Promise.resolve({ kind: 'reserve', last });
     const n = last + 1;
     if (scope.kind === 'chats') {
@@ -109,6 +104,31 @@ export class FakeNumberCache implements NumberCache {
     return Promise.resolve({ kind: 'issued', number: n });
   }
 
+  lastIssued(token: string, scope: NumberScope, ticket: EpochTicket): Promise<CacheAllocation> {
+    this.check(ticket);
+    return Promise.resolve(this.checks(token, scope, ticket));
+  }
+
+  markDeleted(token: string, chat: number | null): Promise<void> {
+    this.live();
+    this.data.deleted.add(chat === null ? token : `${token}:${chat}`);
+    return Promise.resolve();
+  }
+
+  /** The scripts' shared checks; `issued` carries the last number issued in `scope`. */
+  private checks(token: string, scope: NumberScope, ticket: EpochTicket): CacheAllocation {
+    if (this.data.deleted.has(token)) return { kind: 'unknown_application' };
+    const app = this.data.apps.get(token);
+    if (app === undefined || app.e < ticket.epoch) return { kind: 'revalidate' };
+    if (app.e > ticket.epoch) return { kind: 'stale_epoch' };
+    if (scope.kind === 'chats') return { kind: 'issued', number: app.c };
+    if (this.data.deleted.has(`${token}:${scope.chat}`)) return { kind: 'unknown_chat' };
+    if (scope.chat > app.c) return { kind: 'unknown_chat' };
+    const m = app.m.get(scope.chat);
+    if (m === undefined) return { kind: 'unseeded_chat', ambiguousUpTo: app.a };
+    return { kind: 'issued', number: m };
+  }
+
   revalidate(token: string, ticket: EpochTicket, chatsFloor: number) {
     this.check(ticket);
     const app = this.data.apps.get(token);
@@ -124,6 +144,7 @@ export class FakeNumberCache implements NumberCache {
     const app = this.data.apps.get(token);
     if (app?.e !== ticket.epoch) return Promise.resolve('revalidate' as const);
     if (chat > app.c) return Promise.resolve('unknown_chat' as const);
+    if (this.data.deleted.has(`${token}:${chat}`)) return Promise.resolve('unknown_chat' as const);
     app.m.set(chat, Math.max(app.m.get(chat) ?? -1, messagesFloor));
     app.M.set(chat, Math.max(app.M.get(chat) ?? 0, messagesFloor));
     return Promise.resolve('ok' as const);
@@ -158,7 +179,7 @@ export class FakeNumberCache implements NumberCache {
 
   /** FLUSHALL: everything gone, same process, connections kept. */
   flushAll(): void {
-    this.data = { apps: new Map(), records: new Map(), epoch: null };
+    this.data = { apps: new Map(), deleted: new Set(), records: new Map(), epoch: null };
   }
 
   /** A copy of the data as an RDB snapshot would hold it. */
@@ -170,7 +191,7 @@ export class FakeNumberCache implements NumberCache {
   restart(from: Data | null = null): void {
     this.runs += 1;
     this.runId = `run-${this.runs}`;
-    this.data = from === null ? { apps: new Map(), records: new Map(), epoch: null } : clone(from);
+    this.data = from === null ? { apps: new Map(), deleted: new Set(), records: new Map(), epoch: null } : clone(from);
     this.disconnect();
     this.reconnect();
   }

@@ -6,6 +6,8 @@ import type { NumberLedger, NumberScope } from '../../../internal/domain/ports.j
  */
 export class FakeNumberLedger implements NumberLedger {
   readonly applications = new Set<string>();
+  /** Tombstones: `token` for an application, `token:N` for chat N. */
+  readonly deleted = new Set<string>();
   /** token → chat number → highest persisted message number. */
   readonly persisted = new Map<string, Map<number, number>>();
   readonly ceilings = new Map<string, number>();
@@ -33,7 +35,7 @@ export class FakeNumberLedger implements NumberLedger {
 
   chatsFloor(token: string): Promise<number | null> {
     const chats = this.persisted.get(token);
-    if (chats === undefined) return Promise.resolve(null);
+    if (chats === undefined || this.deleted.has(token)) return Promise.resolve(null);
     const max = Math.max(0, ...chats.keys());
     return Promise.resolve(Math.max(max, this.ceilings.get(`${token}:0`) ?? 0));
   }
@@ -41,11 +43,12 @@ export class FakeNumberLedger implements NumberLedger {
   chatFloor(token: string, chat: number) {
     const persisted = this.persisted.get(token)?.get(chat);
     const floor = Math.max(persisted ?? 0, this.ceilings.get(`${token}:${chat}`) ?? 0);
-    return Promise.resolve({ persisted: persisted !== undefined, messagesFloor: floor });
+    const deleted = this.deleted.has(token) || this.deleted.has(`${token}:${chat}`);
+    return Promise.resolve({ persisted: persisted !== undefined, deleted, messagesFloor: floor });
   }
 
   reserve(token: string, scope: NumberScope, floor: number, block: number) {
-    if (!this.applications.has(token)) return Promise.resolve(null);
+    if (!this.applications.has(token) || this.deleted.has(token)) return Promise.resolve(null);
     this.reservations += 1;
     const key = `${token}:${scope.kind === 'chats' ? 0 : scope.chat}`;
     const ceiling = Math.max(this.ceilings.get(key) ?? 0, floor) + block;

@@ -14,20 +14,31 @@ export class FakeSearchOutbox implements SearchOutboxPort {
   /** Fails the next calls to pending() with this error, as a MySQL outage would. */
   failPending = 0;
 
-  queue(messageId: number, message: IndexedMessage, queuedAt = new Date()): void {
-    this.entries.set(messageId, { messageId, message, queuedAt });
+  queue(messageId: number, message: IndexedMessage, queuedAt = new Date(), deleted = false): void {
+    this.entries.set(messageId, { messageId, message, queuedAt, deleted });
   }
 
   get size(): number {
     return this.entries.size;
   }
 
-  pending(limit: number): Promise<OutboxEntry[]> {
+  pending(
+    limit: number,
+    where?: { token: string; chatNumber: number; number: number },
+  ): Promise<OutboxEntry[]> {
     if (this.failPending > 0) {
       this.failPending -= 1;
       return Promise.reject(new Error('mysql unreachable'));
     }
-    const oldest = [...this.entries.values()].sort(
+    const oldest = [...this.entries.values()]
+      .filter(
+        ({ message: m }) =>
+          where === undefined ||
+          (m.applicationToken === where.token &&
+            m.chatNumber === where.chatNumber &&
+            m.number === where.number),
+      )
+      .sort(
       (a, b) => a.queuedAt.getTime() - b.queuedAt.getTime() || a.messageId - b.messageId,
     );
     return Promise.resolve(oldest.slice(0, limit));
@@ -59,6 +70,26 @@ export class FakeSearchIndexer implements SearchIndexer {
   calls = 0;
   /** Message numbers the index refuses for good (a mapping conflict). */
   readonly refuse = new Set<number>();
+
+  readonly removed: IndexedMessage[] = [];
+  readonly removedScopes: { applicationToken: string; chatNumber?: number }[] = [];
+
+  remove(messages: readonly IndexedMessage[]): Promise<void> {
+    this.calls += 1;
+    if (this.down) {
+      return Promise.reject(Object.assign(new Error('index unavailable'), { retryable: true }));
+    }
+    this.removed.push(...messages);
+    return Promise.resolve();
+  }
+
+  removeScope(scope: { applicationToken: string; chatNumber?: number }): Promise<void> {
+    if (this.down) {
+      return Promise.reject(Object.assign(new Error('index unavailable'), { retryable: true }));
+    }
+    this.removedScopes.push(scope);
+    return Promise.resolve();
+  }
 
   index(messages: readonly IndexedMessage[]): Promise<void> {
     this.calls += 1;

@@ -21,6 +21,7 @@ const message = (n: number, content = `m${n}`): WriteEvent => ({
 
 const ok = (touchedChatIds: number[] = [1]): BatchOutcome => ({
   rejected: [],
+  discarded: [],
   touchedApplicationIds: [1],
   touchedChatIds,
 });

@@ -19,6 +19,7 @@ import {
   FakeChats,
   FakeMessages,
 } from '../../support/fakes/repositories.js';
+import { FakeDirtyMarks } from '../../support/fakes/counters.js';
 import { silentLogger } from '../../support/environment.js';
 
 const TOKEN = '2a7b3bbd-45e2-4eff-b7cd-0123456789ab';
@@ -39,11 +40,13 @@ function system() {
   );
   const creates = new QueuedCreates({ numbering, publisher, cache, logger: silentLogger });
   const applications = new FakeApplications();
-  const chats = new ChatService({ applications, chats: new FakeChats(), creates });
+  const dirty = new FakeDirtyMarks();
+  const common = { creates, numbering, dirty, logger: silentLogger };
+  const chats = new ChatService({ applications, chats: new FakeChats(), ...common });
   const messages = new MessageService({
     chats: new FakeChats(),
     messages: new FakeMessages(),
-    creates,
+    ...common,
   });
   return { cache, ledger, publisher, numbering, chats, messages, applications };
 }
@@ -130,6 +133,7 @@ describe('ApplicationService (on fakes)', () => {
           registered.push(token);
           return Promise.resolve();
         },
+        markDeleted: () => Promise.resolve(),
       },
       keys: new FakeApplicationKeys(),
       logger: silentLogger,
