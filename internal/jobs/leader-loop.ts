@@ -51,4 +51,3 @@ export async function runAsLeader(
 export function pause(ms: number, signal: AbortSignal): Promise<void> {
   return sleep(ms, signal).catch(() => undefined);
 }
-

@@ -75,6 +75,13 @@ describe('db: deletion with tombstones and the purge (MariaDB)', function () {
     expect(await applications.markDeleted(app.token)).to.equal(null);
     expect(await chats.state(app.token, 1)).to.deep.equal({ application: false, chat: 'missing' });
     expect(await applications.findByToken(app.token)).to.equal(null);
+    // Nor does the admin listing show it (the page starting just before its id).
+    const later = await newApp();
+    const cursor = Buffer.from(`a:${app.id - 1}`).toString('base64url');
+    const page = await applications.list(1000, cursor);
+    expect(page.items.map((a) => a.token))
+      .to.include(later.token)
+      .and.not.include(app.token);
   });
 
   it('hides a deleted message from every read and clears its content at once', async () => {

@@ -442,8 +442,19 @@ function hostileCases(token: string): Case[] {
     'PURGE',
     'LINK',
   ];
+  // DELETE is served on an application, a chat and a message: here only for what does not
+  // exist (the application under attack must survive the run).
+  const deletable = new Set([app, `${app}/chats/1`, `${app}/chats/1/messages/1`]);
+  for (const path of [
+    '/api/applications/00000000-0000-4000-8000-000000000000',
+    `${app}/chats/999999`,
+    `${app}/chats/1/messages/999999`,
+  ]) {
+    cases.push({ name: `DELETE ${path}`, payload: raw('DELETE', path), status: 404 });
+  }
   for (const path of paths) {
     for (const method of methods) {
+      if (method === 'DELETE' && deletable.has(path)) continue;
       cases.push({ name: `${method} ${path}`, payload: raw(method, path), status: 405 });
     }
     cases.push({ name: `OPTIONS ${path}`, payload: raw('OPTIONS', path), status: 204 });

@@ -36,9 +36,12 @@ export class SqlApplicationRepository implements ApplicationRepository {
   }
 
   async rename(token: string, name: string): Promise<Application | null> {
-    await this.sequelize.query('UPDATE applications SET name = ?, updated_at = ? WHERE token = ? AND deleted_at IS NULL', {
-      replacements: [name, sqlDateTime(new Date()), token],
-    });
+    await this.sequelize.query(
+      'UPDATE applications SET name = ?, updated_at = ? WHERE token = ? AND deleted_at IS NULL',
+      {
+        replacements: [name, sqlDateTime(new Date()), token],
+      },
+    );
     return this.findByToken(token);
   }
 

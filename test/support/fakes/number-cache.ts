@@ -191,7 +191,10 @@ export class FakeNumberCache implements NumberCache {
   restart(from: Data | null = null): void {
     this.runs += 1;
     this.runId = `run-${this.runs}`;
-    this.data = from === null ? { apps: new Map(), deleted: new Set(), records: new Map(), epoch: null } : clone(from);
+    this.data =
+      from === null
+        ? { apps: new Map(), deleted: new Set(), records: new Map(), epoch: null }
+        : clone(from);
     this.disconnect();
     this.reconnect();
   }

@@ -150,8 +150,7 @@ export class FakeMessages implements MessageRepository {
     const row = this.rows.some(
       (m) => m.applicationToken === token && m.chatNumber === chatNumber && m.number === number,
     );
-    const deleted =
-      chat.chat === 'deleted' || this.deleted.has(`${token}:${chatNumber}:${number}`);
+    const deleted = chat.chat === 'deleted' || this.deleted.has(`${token}:${chatNumber}:${number}`);
     return { ...chat, message: state(row, deleted) };
   }
   async markDeleted(token: string, chatNumber: number, number: number) {

@@ -38,9 +38,7 @@ export class FakeSearchOutbox implements SearchOutboxPort {
             m.chatNumber === where.chatNumber &&
             m.number === where.number),
       )
-      .sort(
-      (a, b) => a.queuedAt.getTime() - b.queuedAt.getTime() || a.messageId - b.messageId,
-    );
+      .sort((a, b) => a.queuedAt.getTime() - b.queuedAt.getTime() || a.messageId - b.messageId);
     return Promise.resolve(oldest.slice(0, limit));
   }
 
