@@ -7,7 +7,9 @@
  *      search_outbox, and the indexer drains it meanwhile;
  *   4. 201→readable lag p50/p99 at a sustained rate with a consumer running;
  *   5. the API's resident memory;
- *   6. the cost of numbering: MySQL reservations per create, and bytes per idempotency record.
+ *   6. the cost of numbering: MySQL reservations per create, and bytes per idempotency record;
+ *   7. deletion (bench/purge.ts): the 204 of an application of 100,000 messages, the purge's
+ *      rate, and another application's drain beside it.
  * BENCH_SECONDS (default 10), BENCH_RATE (default 5000/s), BENCH_CONSUMERS (default 1).
  */
 import { readFileSync } from 'node:fs';
@@ -28,6 +30,7 @@ import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { KeySpace } from '../internal/redis/keys.js';
 import { startSearchStandIn } from '../test/support/search-stand-in.js';
+import { benchPurge } from './purge.js';
 
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
 const rate = Number(process.env['BENCH_RATE'] ?? 5_000);
@@ -298,7 +301,11 @@ try {
   console.log(
     `  lag p50 ${percentile(sorted, 50)} ms   p99 ${percentile(sorted, 99)} ms   max ${sorted.at(-1)} ms`,
   );
-  console.log(`  API RSS after all phases: ${rssMiB(api.child.pid!, 'VmRSS')} MiB`);
+  console.log(`  API RSS after all phases: ${rssMiB(api.child.pid!, 'VmRSS')} MiB\n`);
+
+  // Deletion: its own API and consumers on the same queue (everything above is stopped first).
+  await Promise.all(programs.splice(0).map((p) => stopProgram(p)));
+  await benchPurge(env, sequelize);
 } finally {
   await Promise.all(programs.map((p) => stopProgram(p)));
   await stopSearch();

@@ -812,7 +812,7 @@ describe('Helm chart charts/chat-system', function () {
       ).to.equal('metrics');
     });
 
-    it('alerts on 5xx rate, consumer lag, dead letters, search lag and a failing flusher', () => {
+    it('alerts on 5xx rate, consumer lag, dead letters, search lag, a stuck purge and a failing flusher', () => {
       const rules = named(objects(), 'PrometheusRule', 'chat-chat-system')['spec'].groups[0]
         .rules as { alert: string; expr: string }[];
       const expr = (alert: string) => rules.find((r) => r.alert === alert)?.expr ?? '';
@@ -822,6 +822,7 @@ describe('Helm chart charts/chat-system', function () {
         'ChatSystemDeadLetters',
         'ChatSystemDeadLetterQueueNotEmpty',
         'ChatSystemSearchIndexLag',
+        'ChatSystemPurgeStuck',
         'ChatSystemFlusherNotSucceeding',
       ]);
       expect(expr('ChatSystemApiHighErrorRate')).to.contain(
@@ -837,6 +838,12 @@ describe('Helm chart charts/chat-system', function () {
       expect(expr('ChatSystemSearchIndexLag')).to.match(
         /max\(search_index_lag_seconds\{namespace="chat", pod=~"[^"]+"\}\) > 300/,
       );
+      expect(expr('ChatSystemPurgeStuck')).to.match(
+        /max\(purge_backlog_tasks\{namespace="chat", pod=~"[^"]+"\}\) > 0/,
+      );
+      expect(expr('ChatSystemPurgeStuck'))
+        .to.contain('increase(purge_rows_total{')
+        .and.contain('[15m]');
       expect(expr('ChatSystemFlusherNotSucceeding')).to.contain(
         'cronjob="chat-chat-system-flusher"',
       );
