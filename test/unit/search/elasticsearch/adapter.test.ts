@@ -169,6 +169,103 @@ describe('ElasticsearchSearch', function () {
     });
   });
 
+  describe('remove and removeScope (deletes)', function () {
+    it('deletes deleted messages by id with chat routing and the tombstone version; a missing one is fine', async function () {
+      let sent: unknown;
+      const client = mockClient((mock) => {
+        mock.add({ method: 'POST', path: '/messages/_bulk' }, (params) => {
+          sent = params.body;
+          return {
+            took: 1,
+            errors: true,
+            items: [
+              { delete: { _index: 'messages-v1', _id: 'a:1', status: 200, result: 'deleted' } },
+              { delete: { _index: 'messages-v1', _id: 'a:2', status: 404, result: 'not_found' } },
+            ],
+          };
+        });
+      });
+      await new ElasticsearchSearch({ client, index: ALIAS }).remove([
+        message(1, ''),
+        message(2, '', '2024-05-01T11:00:00.000Z'),
+      ]);
+      const routing = chatKey(scope);
+      expect(sent).to.deep.equal([
+        {
+          delete: {
+            _id: `${routing}:1`,
+            routing,
+            version: Date.parse('2024-05-01T10:00:00.000Z'),
+            version_type: 'external_gte',
+          },
+        },
+        {
+          delete: {
+            _id: `${routing}:2`,
+            routing,
+            version: Date.parse('2024-05-01T11:00:00.000Z'),
+            version_type: 'external_gte',
+          },
+        },
+      ]);
+    });
+
+    it('fails a removal the index refuses, so the outbox entry stays', async function () {
+      const client = mockClient((mock) => {
+        mock.add({ method: 'POST', path: '/messages/_bulk' }, () => ({
+          took: 1,
+          errors: true,
+          items: [
+            {
+              delete: {
+                _index: 'messages-v1',
+                _id: 'a:1',
+                status: 503,
+                error: { type: 'unavailable_shards_exception', reason: 'no shard' },
+              },
+            },
+          ],
+        }));
+      });
+      const error = await rejection(
+        new ElasticsearchSearch({ client, index: ALIAS }).remove([message(1, '')]),
+      );
+      expect(error).to.be.instanceOf(SearchIndexingError).with.property('retryable', true);
+    });
+
+    it('deletes every document of a chat (routed to its shard) or of an application', async function () {
+      const calls: { body: unknown; querystring: unknown }[] = [];
+      const client = mockClient((mock) => {
+        mock.add({ method: 'POST', path: '/messages/_delete_by_query' }, (params) => {
+          calls.push({ body: params.body, querystring: params.querystring });
+          return { took: 1, deleted: 2, failures: [] };
+        });
+      });
+      const adapter = new ElasticsearchSearch({ client, index: ALIAS });
+      await adapter.removeScope(scope);
+      await adapter.removeScope({ applicationToken: scope.applicationToken });
+      expect(calls).to.deep.equal([
+        {
+          body: {
+            query: {
+              bool: {
+                filter: [
+                  { term: { application_token: 'app-token-1' } },
+                  { term: { chat_number: 3 } },
+                ],
+              },
+            },
+          },
+          querystring: { conflicts: 'proceed', routing: chatKey(scope) },
+        },
+        {
+          body: { query: { bool: { filter: [{ term: { application_token: 'app-token-1' } }] } } },
+          querystring: { conflicts: 'proceed' },
+        },
+      ]);
+    });
+  });
+
   describe('index', function () {
     it('sends one bulk request with deterministic ids, chat routing and update-time versions', async function () {
       const fake = new FakeElasticsearch();
