@@ -132,7 +132,13 @@ export function build(overrides: ApiOverrides = {}): Program {
       logger,
       onChanged: reindexChanges(outbox, search.indexer, logger),
     }),
-    search: new SearchService(search.port, applications, chats),
+    search: new SearchService(
+      search.port,
+      applications,
+      chats,
+      // The MySQL search reads the rows themselves; an index may still hold a deleted message.
+      search.name === 'mysql' ? null : messages,
+    ),
   };
 
   const limits = config.limits.rateLimit;

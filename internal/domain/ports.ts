@@ -56,6 +56,8 @@ export interface MessageRepository {
   ): Promise<Page<Message>>;
   edit(token: string, chatNumber: number, number: number, content: string): Promise<Message | null>;
   state(token: string, chatNumber: number, number: number): Promise<MessageState>;
+  /** Which of `numbers` are deleted messages of the chat (an index may still hold them). */
+  deletedAmong(token: string, chatNumber: number, numbers: readonly number[]): Promise<Set<number>>;
   /**
    * Deletes the message: its content is cleared, a tombstone keeps its number, and it is queued
    * for removal from the search index, in one transaction. A message (or chat) whose create is

@@ -1,4 +1,9 @@
-import type { ApplicationRepository, ChatRepository, SearchPort } from '../domain/ports.js';
+import type {
+  ApplicationRepository,
+  ChatRepository,
+  MessageRepository,
+  SearchPort,
+} from '../domain/ports.js';
 import { NotFoundError } from '../domain/errors.js';
 import { MAX_WINDOW, isWellFormedToken, type SearchRequest } from '../domain/validation.js';
 
@@ -13,6 +18,11 @@ export class SearchService {
     private readonly backend: SearchPort,
     private readonly applications: ApplicationRepository,
     private readonly chats: ChatRepository,
+    /**
+     * With an index that lags MySQL (Elasticsearch): hits of messages deleted since are dropped,
+     * so a deleted message is never found once its DELETE answered.
+     */
+    private readonly deletions: Pick<MessageRepository, 'deletedAmong'> | null = null,
   ) {}
 
   async search(token: string, chatNumber: number, request: SearchRequest): Promise<SearchPage> {
@@ -28,8 +38,19 @@ export class SearchService {
       offset,
     });
     const more = hits.length > limit && offset + limit < MAX_WINDOW;
+    const page = hits.slice(0, limit);
+    const deleted =
+      this.deletions === null || page.length === 0
+        ? new Set<number>()
+        : await this.deletions.deletedAmong(
+            token,
+            chatNumber,
+            page.map((hit) => hit.number),
+          );
     return {
-      items: hits.slice(0, limit).map((hit) => ({ number: hit.number, content: hit.content })),
+      items: page
+        .filter((hit) => !deleted.has(hit.number))
+        .map((hit) => ({ number: hit.number, content: hit.content })),
       next: more ? { offset: String(offset + limit), limit: String(limit) } : null,
     };
   }

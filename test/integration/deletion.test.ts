@@ -102,6 +102,8 @@ describe('db: deletion with tombstones and the purge (MariaDB)', function () {
       offset: 0,
     });
     expect(hits.map((h) => h.number)).to.deep.equal([2]);
+    // What an index that still holds message 1 is checked against.
+    expect([...(await messages.deletedAmong(app.token, 1, [1, 2, 3]))]).to.deep.equal([1]);
     expect(
       await count(
         `SELECT COUNT(*) AS n FROM messages m JOIN chats c ON c.id = m.chat_id

@@ -101,6 +101,21 @@ export class SqlMessageRepository implements MessageRepository {
     return { application: true, chat, message };
   }
 
+  async deletedAmong(
+    token: string,
+    chatNumber: number,
+    numbers: readonly number[],
+  ): Promise<Set<number>> {
+    if (numbers.length === 0) return new Set();
+    const rows = await this.sequelize.query<{ number: number }>(
+      `SELECT m.number FROM messages m ${MESSAGE_JOINS}
+        WHERE a.token = ? AND c.number = ? AND m.deleted_at IS NOT NULL
+          AND m.number IN (${numbers.map(() => '?').join(', ')})`,
+      { replacements: [token, chatNumber, ...numbers], type: QueryTypes.SELECT },
+    );
+    return new Set(rows.map((r) => Number(r.number)));
+  }
+
   /**
    * Tombstones the message, whether its row is there or its create is still queued (then the
    * chat may be too: a placeholder row, as the consumer writes one). Chat row before message

@@ -153,6 +153,11 @@ export class FakeMessages implements MessageRepository {
     const deleted = chat.chat === 'deleted' || this.deleted.has(`${token}:${chatNumber}:${number}`);
     return { ...chat, message: state(row, deleted) };
   }
+  deletedAmong(token: string, chatNumber: number, numbers: readonly number[]) {
+    return Promise.resolve(
+      new Set(numbers.filter((n) => this.deleted.has(`${token}:${chatNumber}:${n}`))),
+    );
+  }
   async markDeleted(token: string, chatNumber: number, number: number) {
     const { application, chat } = await this.chats.state(token, chatNumber);
     const key = `${token}:${chatNumber}:${number}`;

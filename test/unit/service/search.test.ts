@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { SearchService } from '../../../internal/service/search.js';
 import { NotFoundError } from '../../../internal/domain/errors.js';
-import { FakeApplications, FakeChats } from '../../support/fakes/repositories.js';
+import { FakeApplications, FakeChats, FakeMessages } from '../../support/fakes/repositories.js';
 import { FakeSearch } from '../../support/fakes/search.js';
 
 const token = '2a7b3bbd-45e2-4eff-b7cd-0123456789ab';
@@ -29,7 +29,13 @@ async function setUp() {
       content: n % 2 === 1 ? `hello ${n}` : `bye ${n}`,
     });
   }
-  return { service: new SearchService(index, applications, chats), index };
+  const messages = new FakeMessages(new FakeChats(applications));
+  return {
+    service: new SearchService(index, applications, chats),
+    checked: new SearchService(index, applications, chats, messages),
+    index,
+    messages,
+  };
 }
 
 async function notFound(promise: Promise<unknown>): Promise<string | undefined> {
@@ -75,5 +81,17 @@ describe('service/SearchService.search', () => {
       'application_not_found',
     );
     expect(index.calls).to.have.lengthOf(0);
+  });
+
+  it('drops hits of messages deleted since the index took them, when asked to check', async () => {
+    const { service, checked, messages } = await setUp();
+    messages.deleted.add(`${token}:1:3`);
+    const request = { terms: ['hello'], limit: 10, offset: 0 };
+    expect((await checked.search(token, 1, request)).items.map((i) => i.number)).to.deep.equal([
+      1, 5,
+    ]);
+    expect((await service.search(token, 1, request)).items.map((i) => i.number)).to.deep.equal([
+      1, 3, 5,
+    ]);
   });
 });
