@@ -1,7 +1,7 @@
 import type { LeaderLock, SearchIndexer, SearchOutboxPort } from '../domain/ports.js';
 import type { SearchIndexMetrics } from '../metrics/registry.js';
 import type { Logger } from '../log/logger.js';
-import { runAsLeader } from './leader-loop.js';
+import { runJobAsLeader } from './leader-loop.js';
 
 export interface IndexSearchDeps {
   readonly outbox: SearchOutboxPort;
@@ -65,18 +65,8 @@ export class IndexSearch {
 
   /** Runs until the signal aborts (shutdown). Never throws. */
   run(signal: AbortSignal): Promise<void> {
-    return runAsLeader(
-      signal,
-      {
-        lock: this.deps.lock,
-        intervalMs: this.deps.intervalMs,
-        ...(this.deps.backoff === undefined ? {} : { backoff: this.deps.backoff }),
-        onFailure: (err, attempt, delayMs) => {
-          this.deps.metrics.failures.inc();
-          this.deps.logger.warn({ err, attempt, delayMs }, 'indexing failed; retrying');
-        },
-      },
-      (held) => this.drain(held),
+    return runJobAsLeader(signal, this.deps, 'indexing failed; retrying', (held) =>
+      this.drain(held),
     );
   }
 }

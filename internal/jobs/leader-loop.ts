@@ -51,3 +51,34 @@ export async function runAsLeader(
 export function pause(ms: number, signal: AbortSignal): Promise<void> {
   return sleep(ms, signal).catch(() => undefined);
 }
+
+/** What a job run as leader needs: its lock, pace, and where failures are counted and logged. */
+export interface LeaderJobDeps {
+  readonly lock: LeaderLock;
+  readonly intervalMs: number;
+  readonly backoff?: { readonly baseMs: number; readonly maxMs: number };
+  readonly metrics: { readonly failures: { inc(): void } };
+  readonly logger: { warn(details: object, message: string): void };
+}
+
+/** runAsLeader for a job: each failed round counted in `metrics.failures` and logged. */
+export function runJobAsLeader(
+  signal: AbortSignal,
+  deps: LeaderJobDeps,
+  failed: string,
+  round: (held: AbortSignal) => Promise<unknown>,
+): Promise<void> {
+  return runAsLeader(
+    signal,
+    {
+      lock: deps.lock,
+      intervalMs: deps.intervalMs,
+      ...(deps.backoff === undefined ? {} : { backoff: deps.backoff }),
+      onFailure: (err, attempt, delayMs) => {
+        deps.metrics.failures.inc();
+        deps.logger.warn({ err, attempt, delayMs }, failed);
+      },
+    },
+    round,
+  );
+}

@@ -1,7 +1,7 @@
 import type { LeaderLock, PurgeStore, PurgeTask, SearchIndexer } from '../domain/ports.js';
 import type { PurgeMetrics } from '../metrics/registry.js';
 import type { Logger } from '../log/logger.js';
-import { runAsLeader } from './leader-loop.js';
+import { runJobAsLeader } from './leader-loop.js';
 
 export interface PurgeDeletedDeps {
   readonly store: PurgeStore;
@@ -47,19 +47,7 @@ export class PurgeDeleted {
 
   /** Runs until the signal aborts (shutdown). Never throws. */
   run(signal: AbortSignal): Promise<void> {
-    return runAsLeader(
-      signal,
-      {
-        lock: this.deps.lock,
-        intervalMs: this.deps.intervalMs,
-        ...(this.deps.backoff === undefined ? {} : { backoff: this.deps.backoff }),
-        onFailure: (err, attempt, delayMs) => {
-          this.deps.metrics.failures.inc();
-          this.deps.logger.warn({ err, attempt, delayMs }, 'purge failed; retrying');
-        },
-      },
-      (held) => this.drain(held),
-    );
+    return runJobAsLeader(signal, this.deps, 'purge failed; retrying', (held) => this.drain(held));
   }
 
   private async purge(task: PurgeTask, signal: AbortSignal): Promise<number> {

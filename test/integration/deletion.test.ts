@@ -1,34 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import { QueryTypes, type Sequelize } from 'sequelize';
-import { defineModels } from '../../internal/db/models.js';
+import { QueryTypes } from 'sequelize';
 import { persistWriteBatch } from '../../internal/db/write-batch.js';
-import { SqlApplicationRepository } from '../../internal/db/repositories/applications.js';
-import { SqlChatRepository } from '../../internal/db/repositories/chats.js';
-import { SqlMessageRepository } from '../../internal/db/repositories/messages.js';
 import { SearchOutbox } from '../../internal/db/repositories/search-outbox.js';
 import { SqlPurgeStore } from '../../internal/db/repositories/purge.js';
 import { SqlNumberLedger } from '../../internal/db/repositories/number-ledger.js';
 import { MysqlSearch } from '../../internal/search/mysql.js';
 import type { ChatCreated, MessageCreated } from '../../internal/domain/model.js';
-import { testSequelize } from '../support/database.js';
+import { repositoriesForSuite } from '../support/database.js';
 
 describe('db: deletion with tombstones and the purge (MariaDB)', function () {
   this.timeout(60_000);
-  let sequelize: Sequelize;
-  let applications: SqlApplicationRepository;
-  let chats: SqlChatRepository;
-  let messages: SqlMessageRepository;
+  const suite = repositoriesForSuite();
 
-  before(() => {
-    sequelize = testSequelize();
-    applications = new SqlApplicationRepository(sequelize, defineModels(sequelize));
-    chats = new SqlChatRepository(sequelize);
-    messages = new SqlMessageRepository(sequelize);
-  });
-  after(() => sequelize.close());
-
-  const newApp = () => applications.create(randomUUID(), 'app');
+  const newApp = () => suite.applications.create(randomUUID(), 'app');
   const chatEvent = (token: string, chatNumber: number): ChatCreated => ({
     kind: 'chat.created',
     eventId: randomUUID(),
@@ -47,7 +32,7 @@ describe('db: deletion with tombstones and the purge (MariaDB)', function () {
     createdAt: '2026-02-03T04:05:07.001Z',
   });
   const count = async (sql: string, replacements: unknown[]) => {
-    const [row] = await sequelize.query<{ n: number | string }>(sql, {
+    const [row] = await suite.sequelize.query<{ n: number | string }>(sql, {
       replacements,
       type: QueryTypes.SELECT,
     });
@@ -56,29 +41,38 @@ describe('db: deletion with tombstones and the purge (MariaDB)', function () {
 
   it('reports what a delete finds: live, deleted or missing, and the application', async () => {
     const app = await newApp();
-    await persistWriteBatch(sequelize, [chatEvent(app.token, 1), messageEvent(app.token, 1, 1)]);
-    expect(await messages.state(app.token, 1, 1)).to.deep.equal({
+    await persistWriteBatch(suite.sequelize, [
+      chatEvent(app.token, 1),
+      messageEvent(app.token, 1, 1),
+    ]);
+    expect(await suite.messages.state(app.token, 1, 1)).to.deep.equal({
       application: true,
       chat: 'live',
       message: 'live',
     });
-    expect(await messages.state(app.token, 1, 2)).to.include({ message: 'missing' });
-    expect(await messages.state(app.token, 2, 1)).to.include({ chat: 'missing' });
-    expect(await messages.markDeleted(app.token, 1, 1)).to.not.equal(null);
-    expect(await messages.state(app.token, 1, 1)).to.include({ message: 'deleted' });
-    expect(await messages.markDeleted(app.token, 1, 1)).to.equal(null);
-    expect(await chats.markDeleted(app.token, 1)).to.deep.equal({ applicationId: app.id });
-    expect(await messages.state(app.token, 1, 2)).to.include({ chat: 'deleted' });
-    expect(await chats.state(app.token, 1)).to.deep.equal({ application: true, chat: 'deleted' });
-    expect(await chats.markDeleted(app.token, 1)).to.equal(null);
-    expect(await applications.markDeleted(app.token)).to.equal(app.id);
-    expect(await applications.markDeleted(app.token)).to.equal(null);
-    expect(await chats.state(app.token, 1)).to.deep.equal({ application: false, chat: 'missing' });
-    expect(await applications.findByToken(app.token)).to.equal(null);
+    expect(await suite.messages.state(app.token, 1, 2)).to.include({ message: 'missing' });
+    expect(await suite.messages.state(app.token, 2, 1)).to.include({ chat: 'missing' });
+    expect(await suite.messages.markDeleted(app.token, 1, 1)).to.not.equal(null);
+    expect(await suite.messages.state(app.token, 1, 1)).to.include({ message: 'deleted' });
+    expect(await suite.messages.markDeleted(app.token, 1, 1)).to.equal(null);
+    expect(await suite.chats.markDeleted(app.token, 1)).to.deep.equal({ applicationId: app.id });
+    expect(await suite.messages.state(app.token, 1, 2)).to.include({ chat: 'deleted' });
+    expect(await suite.chats.state(app.token, 1)).to.deep.equal({
+      application: true,
+      chat: 'deleted',
+    });
+    expect(await suite.chats.markDeleted(app.token, 1)).to.equal(null);
+    expect(await suite.applications.markDeleted(app.token)).to.equal(app.id);
+    expect(await suite.applications.markDeleted(app.token)).to.equal(null);
+    expect(await suite.chats.state(app.token, 1)).to.deep.equal({
+      application: false,
+      chat: 'missing',
+    });
+    expect(await suite.applications.findByToken(app.token)).to.equal(null);
     // Nor does the admin listing show it (the page starting just before its id).
     const later = await newApp();
     const cursor = Buffer.from(`a:${app.id - 1}`).toString('base64url');
-    const page = await applications.list(1000, cursor);
+    const page = await suite.applications.list(1000, cursor);
     expect(page.items.map((a) => a.token))
       .to.include(later.token)
       .and.not.include(app.token);
@@ -86,24 +80,24 @@ describe('db: deletion with tombstones and the purge (MariaDB)', function () {
 
   it('hides a deleted message from every read and clears its content at once', async () => {
     const app = await newApp();
-    await persistWriteBatch(sequelize, [
+    await persistWriteBatch(suite.sequelize, [
       chatEvent(app.token, 1),
       ...[1, 2].map((n) => messageEvent(app.token, 1, n)),
     ]);
-    await messages.markDeleted(app.token, 1, 1);
-    expect(await messages.find(app.token, 1, 1)).to.equal(null);
-    expect((await messages.list(app.token, 1, 10, null)).items.map((m) => m.number)).to.deep.equal([
-      2,
-    ]);
-    expect(await messages.edit(app.token, 1, 1, 'back')).to.equal(null);
-    const search = new MysqlSearch(sequelize);
+    await suite.messages.markDeleted(app.token, 1, 1);
+    expect(await suite.messages.find(app.token, 1, 1)).to.equal(null);
+    expect(
+      (await suite.messages.list(app.token, 1, 10, null)).items.map((m) => m.number),
+    ).to.deep.equal([2]);
+    expect(await suite.messages.edit(app.token, 1, 1, 'back')).to.equal(null);
+    const search = new MysqlSearch(suite.sequelize);
     const hits = await search.search({ applicationToken: app.token, chatNumber: 1 }, ['secret'], {
       limit: 10,
       offset: 0,
     });
     expect(hits.map((h) => h.number)).to.deep.equal([2]);
     // What an index that still holds message 1 is checked against.
-    expect([...(await messages.deletedAmong(app.token, 1, [1, 2, 3]))]).to.deep.equal([1]);
+    expect([...(await suite.messages.deletedAmong(app.token, 1, [1, 2, 3]))]).to.deep.equal([1]);
     expect(
       await count(
         `SELECT COUNT(*) AS n FROM messages m JOIN chats c ON c.id = m.chat_id
@@ -112,7 +106,7 @@ describe('db: deletion with tombstones and the purge (MariaDB)', function () {
       ),
     ).to.equal(0);
     // The search index is told through the outbox, as a removal.
-    const pending = await new SearchOutbox(sequelize).pending(1, {
+    const pending = await new SearchOutbox(suite.sequelize).pending(1, {
       token: app.token,
       chatNumber: 1,
       number: 1,
@@ -123,10 +117,10 @@ describe('db: deletion with tombstones and the purge (MariaDB)', function () {
   it('drops creates that arrive after their delete, whatever the order, without dead-lettering', async () => {
     const app = await newApp();
     const other = await newApp();
-    // Deleted while still queued: chat 1 (and so its messages), message 2 of chat 2.
-    expect(await chats.markDeleted(app.token, 1)).to.not.equal(null);
-    expect(await messages.markDeleted(app.token, 2, 2)).to.not.equal(null);
-    await applications.markDeleted(other.token);
+    // Deleted while still queued: chat 1 (and so its suite.messages), message 2 of chat 2.
+    expect(await suite.chats.markDeleted(app.token, 1)).to.not.equal(null);
+    expect(await suite.messages.markDeleted(app.token, 2, 2)).to.not.equal(null);
+    await suite.applications.markDeleted(other.token);
     const late = [
       messageEvent(app.token, 1, 1),
       chatEvent(app.token, 1),
@@ -136,19 +130,21 @@ describe('db: deletion with tombstones and the purge (MariaDB)', function () {
       chatEvent(other.token, 1),
       messageEvent(other.token, 1, 1),
     ];
-    const outcome = await persistWriteBatch(sequelize, late);
+    const outcome = await persistWriteBatch(suite.sequelize, late);
     expect(outcome.rejected).to.deep.equal([]);
     expect(outcome.discarded.map((e) => e.eventId).sort()).to.deep.equal(
       [late[0], late[1], late[4], late[5], late[6]].map((e) => e?.eventId).sort(),
     );
     // A redelivery changes nothing.
-    const again = await persistWriteBatch(sequelize, late);
+    const again = await persistWriteBatch(suite.sequelize, late);
     expect(again.rejected).to.deep.equal([]);
-    expect(await chats.find(app.token, 1)).to.equal(null);
-    expect((await chats.list(app.token, 10, null)).items.map((c) => c.number)).to.deep.equal([2]);
-    expect((await messages.list(app.token, 2, 10, null)).items.map((m) => m.number)).to.deep.equal([
-      1,
+    expect(await suite.chats.find(app.token, 1)).to.equal(null);
+    expect((await suite.chats.list(app.token, 10, null)).items.map((c) => c.number)).to.deep.equal([
+      2,
     ]);
+    expect(
+      (await suite.messages.list(app.token, 2, 10, null)).items.map((m) => m.number),
+    ).to.deep.equal([1]);
     // The tombstone keeps no name, and no message of the deleted chat was written.
     expect(
       await count('SELECT COUNT(*) AS n FROM chats WHERE application_id = ? AND name IS NOT NULL', [
@@ -169,13 +165,13 @@ describe('db: deletion with tombstones and the purge (MariaDB)', function () {
 
   it('tells numbering that a deleted chat or application is gone after a Redis loss', async () => {
     const app = await newApp();
-    await persistWriteBatch(sequelize, [chatEvent(app.token, 1), chatEvent(app.token, 2)]);
-    await chats.markDeleted(app.token, 2);
-    const ledger = new SqlNumberLedger(sequelize);
+    await persistWriteBatch(suite.sequelize, [chatEvent(app.token, 1), chatEvent(app.token, 2)]);
+    await suite.chats.markDeleted(app.token, 2);
+    const ledger = new SqlNumberLedger(suite.sequelize);
     expect(await ledger.chatFloor(app.token, 1)).to.include({ persisted: true, deleted: false });
     expect(await ledger.chatFloor(app.token, 2)).to.include({ persisted: true, deleted: true });
     expect(await ledger.chatsFloor(app.token)).to.equal(2);
-    await applications.markDeleted(app.token);
+    await suite.applications.markDeleted(app.token);
     expect(await ledger.chatsFloor(app.token)).to.equal(null);
     expect(await ledger.chatFloor(app.token, 1)).to.include({ deleted: true });
     expect(await ledger.reserve(app.token, { kind: 'chats' }, 2, 10)).to.equal(null);
@@ -185,7 +181,7 @@ describe('db: deletion with tombstones and the purge (MariaDB)', function () {
     const app = await newApp();
     const bystander = await newApp();
     await persistWriteBatch(
-      sequelize,
+      suite.sequelize,
       [
         ...[1, 2, 3].map((c) => chatEvent(app.token, c)),
         ...[1, 2, 3].flatMap((c) => [1, 2, 3, 4].map((n) => messageEvent(app.token, c, n))),
@@ -194,9 +190,9 @@ describe('db: deletion with tombstones and the purge (MariaDB)', function () {
       ],
       { queueForIndexing: true },
     );
-    await chats.markDeleted(app.token, 3); // a chat task, then the application's
-    await applications.markDeleted(app.token);
-    const store = new SqlPurgeStore(sequelize);
+    await suite.chats.markDeleted(app.token, 3); // a chat task, then the application's
+    await suite.applications.markDeleted(app.token);
+    const store = new SqlPurgeStore(suite.sequelize);
     const seen: { kind: string; rows: number[] }[] = [];
     // The queue is shared: earlier tests' tasks are purged too, as a consumer would.
     for (let task = await store.next(); task !== null; task = await store.next()) {
@@ -208,7 +204,7 @@ describe('db: deletion with tombstones and the purge (MariaDB)', function () {
       await store.finish(task);
     }
     // Chat 3's four messages; then the rest of the application, 5 messages at most at a time,
-    // then its (now empty) chats.
+    // then its (now empty) suite.chats.
     expect(seen).to.deep.equal([
       { kind: 'chat', rows: [4] },
       { kind: 'application', rows: [5, 3, 3] },
@@ -229,7 +225,7 @@ describe('db: deletion with tombstones and the purge (MariaDB)', function () {
       ]),
     ).to.equal(0);
     // Another application is untouched, its outbox entry too.
-    expect((await messages.list(bystander.token, 1, 10, null)).items).to.have.length(1);
+    expect((await suite.messages.list(bystander.token, 1, 10, null)).items).to.have.length(1);
     expect(
       await count(
         `SELECT COUNT(*) AS n FROM search_outbox o JOIN messages m ON m.id = o.message_id
@@ -238,7 +234,7 @@ describe('db: deletion with tombstones and the purge (MariaDB)', function () {
       ),
     ).to.equal(1);
     // A create still queued for the purged application is dropped, not dead-lettered.
-    const late = await persistWriteBatch(sequelize, [messageEvent(app.token, 1, 9)]);
+    const late = await persistWriteBatch(suite.sequelize, [messageEvent(app.token, 1, 9)]);
     expect(late.discarded).to.have.length(1);
     expect(late.rejected).to.deep.equal([]);
   });

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import type { Sequelize } from 'sequelize';
 import { defineModels } from '../../internal/db/models.js';
 import { persistWriteBatch } from '../../internal/db/write-batch.js';
 import { SqlApplicationRepository } from '../../internal/db/repositories/applications.js';
@@ -10,24 +9,13 @@ import { CounterRepository } from '../../internal/db/repositories/counters.js';
 import { SearchOutbox } from '../../internal/db/repositories/search-outbox.js';
 import { SqlNumberLedger } from '../../internal/db/repositories/number-ledger.js';
 import type { ChatCreated, MessageCreated } from '../../internal/domain/model.js';
-import { testSequelize } from '../support/database.js';
+import { repositoriesForSuite, testSequelize } from '../support/database.js';
 
 describe('db: repositories and batch persistence (MariaDB)', function () {
   this.timeout(20_000);
-  let sequelize: Sequelize;
-  let applications: SqlApplicationRepository;
-  let chats: SqlChatRepository;
-  let messages: SqlMessageRepository;
+  const suite = repositoriesForSuite();
 
-  before(() => {
-    sequelize = testSequelize();
-    applications = new SqlApplicationRepository(sequelize, defineModels(sequelize));
-    chats = new SqlChatRepository(sequelize);
-    messages = new SqlMessageRepository(sequelize);
-  });
-  after(() => sequelize.close());
-
-  const newApp = () => applications.create(randomUUID(), 'app');
+  const newApp = () => suite.applications.create(randomUUID(), 'app');
   const chatEvent = (
     token: string,
     chatNumber: number,
@@ -58,14 +46,14 @@ describe('db: repositories and batch persistence (MariaDB)', function () {
   it('persists chats and messages exactly, with millisecond timestamps', async () => {
     const app = await newApp();
     const text = 'héllo \u0000 "quotes" \'single\' مرحبا 你好 🎉👩‍👩‍👧';
-    await persistWriteBatch(sequelize, [
+    await persistWriteBatch(suite.sequelize, [
       chatEvent(app.token, 1, 'général 🎉'),
       messageEvent(app.token, 1, 1, text),
     ]);
-    const chat = await chats.find(app.token, 1);
+    const chat = await suite.chats.find(app.token, 1);
     expect(chat?.name).to.equal('général 🎉');
     expect(chat?.createdAt.toISOString()).to.equal('2026-02-03T04:05:06.789Z');
-    const message = await messages.find(app.token, 1, 1);
+    const message = await suite.messages.find(app.token, 1, 1);
     expect(message?.content).to.equal(text);
     expect(message?.createdAt.toISOString()).to.equal('2026-02-03T04:05:07.001Z');
   });
@@ -77,65 +65,69 @@ describe('db: repositories and batch persistence (MariaDB)', function () {
       messageEvent(app.token, 1, 1),
       messageEvent(app.token, 1, 2),
     ];
-    const first = await persistWriteBatch(sequelize, batch);
-    const again = await persistWriteBatch(sequelize, batch);
+    const first = await persistWriteBatch(suite.sequelize, batch);
+    const again = await persistWriteBatch(suite.sequelize, batch);
     expect(first.rejected).to.deep.equal([]);
     expect(again.rejected).to.deep.equal([]);
-    expect((await messages.list(app.token, 1, 10, null)).items.map((m) => m.number)).to.deep.equal([
-      1, 2,
-    ]);
+    expect(
+      (await suite.messages.list(app.token, 1, 10, null)).items.map((m) => m.number),
+    ).to.deep.equal([1, 2]);
   });
 
   it('persists a message whose chat event comes later, then completes the chat', async () => {
     const app = await newApp();
-    await persistWriteBatch(sequelize, [messageEvent(app.token, 4, 1, 'early')]);
-    expect((await chats.find(app.token, 4))?.name).to.equal(null);
-    const outcome = await persistWriteBatch(sequelize, [chatEvent(app.token, 4, 'late name')]);
+    await persistWriteBatch(suite.sequelize, [messageEvent(app.token, 4, 1, 'early')]);
+    expect((await suite.chats.find(app.token, 4))?.name).to.equal(null);
+    const outcome = await persistWriteBatch(suite.sequelize, [
+      chatEvent(app.token, 4, 'late name'),
+    ]);
     expect(outcome.rejected).to.deep.equal([]);
-    expect((await chats.find(app.token, 4))?.name).to.equal('late name');
-    expect((await messages.find(app.token, 4, 1))?.content).to.equal('early');
+    expect((await suite.chats.find(app.token, 4))?.name).to.equal('late name');
+    expect((await suite.messages.find(app.token, 4, 1))?.content).to.equal('early');
   });
 
   it('rejects the same number from another create and keeps the original', async () => {
     const app = await newApp();
-    await persistWriteBatch(sequelize, [
+    await persistWriteBatch(suite.sequelize, [
       chatEvent(app.token, 1, 'first'),
       messageEvent(app.token, 1, 1, 'original'),
     ]);
     const impostorChat = chatEvent(app.token, 1, 'second');
     const impostorMessage = messageEvent(app.token, 1, 1, 'impostor');
-    const outcome = await persistWriteBatch(sequelize, [
+    const outcome = await persistWriteBatch(suite.sequelize, [
       impostorChat,
       impostorMessage,
       messageEvent(app.token, 1, 2),
     ]);
     expect(outcome.rejected.map((r) => r.event)).to.have.members([impostorChat, impostorMessage]);
-    expect((await chats.find(app.token, 1))?.name).to.equal('first');
-    expect((await messages.find(app.token, 1, 1))?.content).to.equal('original');
-    expect((await messages.find(app.token, 1, 2))?.content).to.equal('m2');
+    expect((await suite.chats.find(app.token, 1))?.name).to.equal('first');
+    expect((await suite.messages.find(app.token, 1, 1))?.content).to.equal('original');
+    expect((await suite.messages.find(app.token, 1, 2))?.content).to.equal('m2');
   });
 
   it('settles a numbering epoch when its fence is persisted, in the batch that carries it', async () => {
-    const ledger = new SqlNumberLedger(sequelize);
+    const ledger = new SqlNumberLedger(suite.sequelize);
     const epoch = await ledger.beginEpoch('test-run');
     expect((await ledger.epochState(epoch)).settled).to.equal(false);
     const app = await newApp();
-    const outcome = await persistWriteBatch(sequelize, [
+    const outcome = await persistWriteBatch(suite.sequelize, [
       chatEvent(app.token, 1),
       { kind: 'numbering.fence', eventId: randomUUID(), epoch },
     ]);
     expect(outcome.rejected).to.deep.equal([]);
     expect((await ledger.epochState(epoch)).settled).to.equal(true);
-    expect(await chats.find(app.token, 1)).to.not.equal(null);
+    expect(await suite.chats.find(app.token, 1)).to.not.equal(null);
     // A redelivered fence changes nothing.
-    await persistWriteBatch(sequelize, [{ kind: 'numbering.fence', eventId: randomUUID(), epoch }]);
+    await persistWriteBatch(suite.sequelize, [
+      { kind: 'numbering.fence', eventId: randomUUID(), epoch },
+    ]);
     expect((await ledger.epochState(epoch)).settled).to.equal(true);
   });
 
   it('rejects events of an application that does not exist', async () => {
     const ghost = randomUUID();
     const event = messageEvent(ghost, 1, 1);
-    const outcome = await persistWriteBatch(sequelize, [event]);
+    const outcome = await persistWriteBatch(suite.sequelize, [event]);
     expect(outcome.rejected).to.deep.equal([
       { event, reason: { code: 'unknown_application', detail: 'the application does not exist' } },
     ]);
@@ -143,65 +135,65 @@ describe('db: repositories and batch persistence (MariaDB)', function () {
 
   it('recounts counters from the live rows; a count read earlier never overwrites a later one', async () => {
     const app = await newApp();
-    const outcome = await persistWriteBatch(sequelize, [
+    const outcome = await persistWriteBatch(suite.sequelize, [
       chatEvent(app.token, 1),
       chatEvent(app.token, 2),
       ...[1, 2, 3].map((n) => messageEvent(app.token, 1, n)),
     ]);
-    const counters = new CounterRepository(sequelize);
+    const counters = new CounterRepository(suite.sequelize);
     await counters.recountChats(outcome.touchedChatIds);
     await counters.recountApplications(outcome.touchedApplicationIds);
-    expect((await chats.find(app.token, 1))?.messagesCount).to.equal(3);
-    expect((await chats.find(app.token, 2))?.messagesCount).to.equal(0);
-    expect((await applications.findByToken(app.token))?.chatsCount).to.equal(2);
+    expect((await suite.chats.find(app.token, 1))?.messagesCount).to.equal(3);
+    expect((await suite.chats.find(app.token, 2))?.messagesCount).to.equal(0);
+    expect((await suite.applications.findByToken(app.token))?.chatsCount).to.equal(2);
     // Another flusher counted later and wrote its figure: this run's older count is skipped.
-    await sequelize.query(
+    await suite.sequelize.query(
       `UPDATE chats SET messages_count = 5, counted_at = UTC_TIMESTAMP(6) + INTERVAL 1 HOUR
         WHERE application_id = ?`,
       { replacements: [app.id] },
     );
     await counters.recountChats(outcome.touchedChatIds);
-    expect((await chats.find(app.token, 1))?.messagesCount).to.equal(5);
+    expect((await suite.chats.find(app.token, 1))?.messagesCount).to.equal(5);
     // Counts go down with deletes.
-    await sequelize.query('UPDATE chats SET counted_at = NULL WHERE application_id = ?', {
+    await suite.sequelize.query('UPDATE chats SET counted_at = NULL WHERE application_id = ?', {
       replacements: [app.id],
     });
-    expect(await messages.markDeleted(app.token, 1, 2)).to.not.equal(null);
-    expect(await chats.markDeleted(app.token, 2)).to.deep.equal({ applicationId: app.id });
+    expect(await suite.messages.markDeleted(app.token, 1, 2)).to.not.equal(null);
+    expect(await suite.chats.markDeleted(app.token, 2)).to.deep.equal({ applicationId: app.id });
     await counters.recountChats(outcome.touchedChatIds);
     await counters.recountApplications(outcome.touchedApplicationIds);
-    expect((await chats.find(app.token, 1))?.messagesCount).to.equal(2);
-    expect((await applications.findByToken(app.token))?.chatsCount).to.equal(1);
+    expect((await suite.chats.find(app.token, 1))?.messagesCount).to.equal(2);
+    expect((await suite.applications.findByToken(app.token))?.chatsCount).to.equal(1);
   });
 
   it('lists by number with a next cursor and reads max numbers for re-seeding', async () => {
     const app = await newApp();
     await persistWriteBatch(
-      sequelize,
+      suite.sequelize,
       [1, 2, 3].map((n) => chatEvent(app.token, n)),
     );
-    const first = await chats.list(app.token, 2, null);
+    const first = await suite.chats.list(app.token, 2, null);
     expect(first.items.map((c) => c.number)).to.deep.equal([1, 2]);
     expect(first.next).to.equal('2');
-    const second = await chats.list(app.token, 2, 2);
+    const second = await suite.chats.list(app.token, 2, 2);
     expect(second.items.map((c) => c.number)).to.deep.equal([3]);
     expect(second.next).to.equal(null);
-    expect(await applications.maxChatNumber(app.token)).to.equal(3);
-    expect(await applications.maxChatNumber(randomUUID())).to.equal(null);
-    expect(await chats.maxMessageNumber(app.token, 1)).to.equal(0);
+    expect(await suite.applications.maxChatNumber(app.token)).to.equal(3);
+    expect(await suite.applications.maxChatNumber(randomUUID())).to.equal(null);
+    expect(await suite.chats.maxMessageNumber(app.token, 1)).to.equal(0);
   });
 
   it('queues an edited message for re-indexing in the same transaction', async () => {
     const app = await newApp();
-    await persistWriteBatch(sequelize, [
+    await persistWriteBatch(suite.sequelize, [
       chatEvent(app.token, 1),
       messageEvent(app.token, 1, 1, 'before'),
     ]);
-    const edited = await messages.edit(app.token, 1, 1, 'after');
+    const edited = await suite.messages.edit(app.token, 1, 1, 'after');
     expect(edited?.content).to.equal('after');
     expect(edited!.updatedAt.getTime()).to.be.greaterThan(edited!.createdAt.getTime());
-    expect(await messages.edit(app.token, 1, 2, 'nope')).to.equal(null);
-    const outbox = new SearchOutbox(sequelize);
+    expect(await suite.messages.edit(app.token, 1, 2, 'nope')).to.equal(null);
+    const outbox = new SearchOutbox(suite.sequelize);
     const where = { token: app.token, chatNumber: 1, number: 1 };
     const pending = await outbox.pending(10, where);
     expect(pending.map((e) => e.message.content)).to.deep.equal(['after']);
@@ -211,13 +203,16 @@ describe('db: repositories and batch persistence (MariaDB)', function () {
 
   it('keeps an outbox entry queued again (edited) after it was read', async () => {
     const app = await newApp();
-    await persistWriteBatch(sequelize, [chatEvent(app.token, 1), messageEvent(app.token, 1, 1)]);
-    await messages.edit(app.token, 1, 1, 'first edit');
-    const outbox = new SearchOutbox(sequelize);
+    await persistWriteBatch(suite.sequelize, [
+      chatEvent(app.token, 1),
+      messageEvent(app.token, 1, 1),
+    ]);
+    await suite.messages.edit(app.token, 1, 1, 'first edit');
+    const outbox = new SearchOutbox(suite.sequelize);
     const where = { token: app.token, chatNumber: 1, number: 1 };
     const read = await outbox.pending(10, where);
     await new Promise((r) => setTimeout(r, 5));
-    await messages.edit(app.token, 1, 1, 'second edit');
+    await suite.messages.edit(app.token, 1, 1, 'second edit');
     await outbox.done(read);
     const left = await outbox.pending(10, where);
     expect(left.map((e) => e.message.content)).to.deep.equal(['second edit']);
@@ -227,17 +222,20 @@ describe('db: repositories and batch persistence (MariaDB)', function () {
 
   it('queues new messages for indexing in the batch transaction only when asked to', async () => {
     const app = await newApp();
-    const outbox = new SearchOutbox(sequelize);
+    const outbox = new SearchOutbox(suite.sequelize);
     const queued = async (number: number) =>
       (await outbox.pending(10, { token: app.token, chatNumber: 1, number })).map(
         (e) => e.message.content,
       );
-    await persistWriteBatch(sequelize, [chatEvent(app.token, 1), messageEvent(app.token, 1, 1)]);
+    await persistWriteBatch(suite.sequelize, [
+      chatEvent(app.token, 1),
+      messageEvent(app.token, 1, 1),
+    ]);
     expect(await queued(1)).to.deep.equal([]);
 
     const impostor = messageEvent(app.token, 1, 1, 'impostor');
     const outcome = await persistWriteBatch(
-      sequelize,
+      suite.sequelize,
       [messageEvent(app.token, 1, 2, 'two'), impostor],
       { queueForIndexing: true },
     );
@@ -249,22 +247,22 @@ describe('db: repositories and batch persistence (MariaDB)', function () {
     // A failed transaction queues nothing: the outbox rolls back with the rows.
     const tooLong = messageEvent(app.token, 1, 3, 'x'.repeat(70_000));
     let failed = false;
-    await persistWriteBatch(sequelize, [messageEvent(app.token, 1, 4), tooLong], {
+    await persistWriteBatch(suite.sequelize, [messageEvent(app.token, 1, 4), tooLong], {
       queueForIndexing: true,
     }).catch(() => (failed = true));
     expect(failed).to.equal(true);
     expect(await queued(4)).to.deep.equal([]);
-    expect(await messages.find(app.token, 1, 4)).to.equal(null);
+    expect(await suite.messages.find(app.token, 1, 4)).to.equal(null);
   });
 
   it('lists applications with an opaque cursor', async () => {
     await newApp();
     await newApp();
-    const page = await applications.list(1, null);
+    const page = await suite.applications.list(1, null);
     expect(page.items).to.have.lengthOf(1);
     expect(page.next).to.be.a('string');
     expect(page.next).not.to.match(/^[0-9]+$/);
-    const next = await applications.list(1, page.next);
+    const next = await suite.applications.list(1, page.next);
     expect(next.items[0]?.id).to.be.greaterThan(page.items[0]!.id);
   });
 });

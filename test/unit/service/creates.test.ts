@@ -1,6 +1,4 @@
 import { expect } from 'chai';
-import { Numbering } from '../../../internal/service/numbering.js';
-import { QueuedCreates } from '../../../internal/service/queued-create.js';
 import { ChatService } from '../../../internal/service/chats.js';
 import { MessageService } from '../../../internal/service/messages.js';
 import { ApplicationService } from '../../../internal/service/applications.js';
@@ -10,9 +8,6 @@ import {
   NotFoundError,
   OutcomeUnknownError,
 } from '../../../internal/domain/errors.js';
-import { FakeNumberCache } from '../../support/fakes/number-cache.js';
-import { FakeNumberLedger } from '../../support/fakes/number-ledger.js';
-import { FakePublisher } from '../../support/fakes/publisher.js';
 import {
   FakeApplicationKeys,
   FakeApplications,
@@ -20,25 +15,13 @@ import {
   FakeMessages,
 } from '../../support/fakes/repositories.js';
 import { FakeDirtyMarks } from '../../support/fakes/counters.js';
+import { numberingOnFakes } from '../../support/fakes/numbering.js';
 import { silentLogger } from '../../support/environment.js';
 
 const TOKEN = '2a7b3bbd-45e2-4eff-b7cd-0123456789ab';
-const ignore = () => undefined;
 
 function system() {
-  const cache = new FakeNumberCache();
-  const ledger = new FakeNumberLedger();
-  ledger.addApplication(TOKEN);
-  const publisher = new FakePublisher();
-  const numbering = new Numbering(
-    cache,
-    ledger,
-    publisher,
-    { blockMin: 4, blockMax: 100, createDeadlineMs: 5_000, fenceMarginMs: 1_000 },
-    { reserved: ignore, revalidated: ignore, epochBegan: ignore, pending: ignore },
-    silentLogger,
-  );
-  const creates = new QueuedCreates({ numbering, publisher, cache, logger: silentLogger });
+  const { cache, ledger, publisher, numbering, creates } = numberingOnFakes(TOKEN);
   const applications = new FakeApplications();
   const dirty = new FakeDirtyMarks();
   const common = { creates, numbering, dirty, logger: silentLogger };

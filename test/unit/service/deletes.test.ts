@@ -1,15 +1,10 @@
 import { expect } from 'chai';
-import { Numbering } from '../../../internal/service/numbering.js';
-import { QueuedCreates } from '../../../internal/service/queued-create.js';
 import { ChatService } from '../../../internal/service/chats.js';
 import { MessageService } from '../../../internal/service/messages.js';
 import { ApplicationService } from '../../../internal/service/applications.js';
 import type { MessageRef } from '../../../internal/service/reindex-changes.js';
 import { NotFoundError } from '../../../internal/domain/errors.js';
 import type { Message } from '../../../internal/domain/model.js';
-import { FakeNumberCache } from '../../support/fakes/number-cache.js';
-import { FakeNumberLedger } from '../../support/fakes/number-ledger.js';
-import { FakePublisher } from '../../support/fakes/publisher.js';
 import { FakeDirtyMarks } from '../../support/fakes/counters.js';
 import {
   FakeApplicationKeys,
@@ -17,27 +12,15 @@ import {
   FakeChats,
   FakeMessages,
 } from '../../support/fakes/repositories.js';
+import { numberingOnFakes } from '../../support/fakes/numbering.js';
 import { silentLogger } from '../../support/environment.js';
 
 const TOKEN = '2a7b3bbd-45e2-4eff-b7cd-0123456789ab';
-const ignore = () => undefined;
 const at = new Date('2026-01-01T00:00:00.000Z');
 
 /** Services on fakes; `persist` plays the consumer: a row for what was published. */
 async function system() {
-  const cache = new FakeNumberCache();
-  const ledger = new FakeNumberLedger();
-  ledger.addApplication(TOKEN);
-  const publisher = new FakePublisher();
-  const numbering = new Numbering(
-    cache,
-    ledger,
-    publisher,
-    { blockMin: 4, blockMax: 100, createDeadlineMs: 5_000, fenceMarginMs: 1_000 },
-    { reserved: ignore, revalidated: ignore, epochBegan: ignore, pending: ignore },
-    silentLogger,
-  );
-  const creates = new QueuedCreates({ numbering, publisher, cache, logger: silentLogger });
+  const { cache, ledger, numbering, creates } = numberingOnFakes(TOKEN);
   const appRows = new FakeApplications();
   await appRows.create(TOKEN, 'app');
   const chatRows = new FakeChats(appRows);

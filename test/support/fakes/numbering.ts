@@ -1,0 +1,26 @@
+import { Numbering } from '../../../internal/service/numbering.js';
+import { QueuedCreates } from '../../../internal/service/queued-create.js';
+import { silentLogger } from '../environment.js';
+import { FakeNumberCache } from './number-cache.js';
+import { FakeNumberLedger } from './number-ledger.js';
+import { FakePublisher } from './publisher.js';
+
+const ignore = () => undefined;
+
+/** The create path's numbering on fakes, for one application `token` the ledger knows. */
+export function numberingOnFakes(token: string) {
+  const cache = new FakeNumberCache();
+  const ledger = new FakeNumberLedger();
+  ledger.addApplication(token);
+  const publisher = new FakePublisher();
+  const numbering = new Numbering(
+    cache,
+    ledger,
+    publisher,
+    { blockMin: 4, blockMax: 100, createDeadlineMs: 5_000, fenceMarginMs: 1_000 },
+    { reserved: ignore, revalidated: ignore, epochBegan: ignore, pending: ignore },
+    silentLogger,
+  );
+  const creates = new QueuedCreates({ numbering, publisher, cache, logger: silentLogger });
+  return { cache, ledger, publisher, numbering, creates };
+}
