@@ -42,7 +42,7 @@ const schema = z.object({
   RABBITMQ_MAX_UNCONFIRMED_BYTES: positiveInt.default(32 * 1024 * 1024),
   RABBITMQ_ENVELOPE_MAX_EVENTS: positiveInt.max(10_000).default(100),
   RABBITMQ_ENVELOPE_MAX_BYTES: positiveInt.default(256 * 1024),
-  RABBITMQ_ENVELOPE_LINGER_US: z.coerce.number().int().min(0).max(100_000).default(200),
+  RABBITMQ_ENVELOPE_LINGER_US: z.coerce.number().int().min(0).max(100_000).default(0),
   ELASTICSEARCH_URL: optionalString.pipe(url(['http:', 'https:']).optional()),
   ELASTICSEARCH_INDEX: z.string().min(1).default('chat-messages'),
   ELASTICSEARCH_USERNAME: optionalString,
