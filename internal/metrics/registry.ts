@@ -108,7 +108,7 @@ export function createConsumerMetrics(registry: Registry) {
   const metrics = {
     batchSize: new Histogram({
       name: 'consumer_batch_size',
-      help: 'Messages per persisted batch.',
+      help: 'Events per persisted batch (an envelope counts its events).',
       buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500],
       registers: [registry],
     }),
