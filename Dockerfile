@@ -139,4 +139,4 @@ COPY --from=deps-core /app/sbom.cdx.json ./
 LABEL org.opencontainers.image.title="chat-system-api"
 EXPOSE 8080 9090
 # Heap bounds: see API_NODE_FLAGS in test/e2e/support/system.ts (the chart runs the same).
-CMD ["node", "--max-semi-space-size=16", "--max-old-space-size=256", "dist/cmd/api/main.js"]
+CMD ["node", "--max-semi-space-size=16", "--max-old-space-size=384", "dist/cmd/api/main.js"]
