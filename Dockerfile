@@ -138,4 +138,5 @@ COPY --from=deps-core /app/node_modules ./node_modules
 COPY --from=deps-core /app/sbom.cdx.json ./
 LABEL org.opencontainers.image.title="chat-system-api"
 EXPOSE 8080 9090
-CMD ["node", "dist/cmd/api/main.js"]
+# Heap bounds: see API_NODE_FLAGS in test/e2e/support/system.ts (the chart runs the same).
+CMD ["node", "--max-semi-space-size=16", "--max-old-space-size=384", "dist/cmd/api/main.js"]

@@ -26,10 +26,14 @@ const publisher = new ConfirmPublisher(
     failed: () => undefined,
     refused: () => undefined,
     republished: () => undefined,
+    sent: () => undefined,
   },
   {
     maxUnconfirmed: config.rabbitmq.maxUnconfirmed,
     maxUnconfirmedBytes: config.rabbitmq.maxUnconfirmedBytes,
+    envelopeMaxEvents: config.rabbitmq.envelopeMaxEvents,
+    envelopeMaxBytes: config.rabbitmq.envelopeMaxBytes,
+    envelopeLingerUs: config.rabbitmq.envelopeLingerUs,
   },
 );
 const ignore = () => undefined;

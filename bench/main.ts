@@ -1,22 +1,29 @@
 /**
  * `npm run bench`: prints figures for this machine; asserts nothing.
  *   1. create-message req/s and p50/p99 at 64 connections through the real API, no consumer;
- *   2. the same against a raw node:http baseline doing the same hot-path work, and the ratio;
- *   3. consumer drain rate into MySQL (the backlog of 1 and 2 drained by consumers), with a
- *      search index configured (a stand-in accepting every document): each batch also writes
- *      search_outbox, and the indexer drains it meanwhile;
- *   4. 201→readable lag p50/p99 at a sustained rate with a consumer running;
- *   5. the API's resident memory;
- *   6. the cost of numbering: MySQL reservations per create, and bytes per idempotency record;
- *   7. deletion (bench/purge.ts): the 204 of an application of 100,000 messages, the purge's
+ *   2. the same against two baselines in the same run, taking turns with the API: a raw
+ *      node:http server doing the same hot-path work (the hot path's ceiling), and the API's
+ *      own Koa app answering a constant 201 (the framework's ceiling); the API's share of each;
+ *   3. envelope sizes: events per AMQP message the API wrote (group commit);
+ *   4. consumer drain rate into MySQL (the backlog of the API's last run, in envelopes), with
+ *      a search index configured (a stand-in accepting every document): each batch also
+ *      writes search_outbox, and the indexer drains it meanwhile;
+ *   5. 201→readable lag p50/p99 at a sustained rate with a consumer running;
+ *   6. the API's resident memory and heap in use;
+ *   7. the cost of numbering: MySQL reservations per create, and bytes per idempotency record;
+ *   8. deletion (bench/purge.ts): the 204 of an application of 100,000 messages, the purge's
  *      rate, and another application's drain beside it.
- * BENCH_SECONDS (default 10), BENCH_RATE (default 5000/s), BENCH_CONSUMERS (default 1).
+ * The last line, `BENCH_JSON {...}`, has every figure for tools.
+ * BENCH_SECONDS (default 10), BENCH_RATE (default 5000/s), BENCH_RATE_CONNECTIONS (default
+ * 256), BENCH_CONSUMERS (default 1).
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import autocannon from 'autocannon';
 import { connect } from 'amqplib';
 import { QueryTypes } from 'sequelize';
 import {
+  API_NODE_FLAGS,
   removeIsolatedResources,
   startProgram,
   stopProgram,
@@ -30,11 +37,14 @@ import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { KeySpace } from '../internal/redis/keys.js';
 import { startSearchStandIn } from '../test/support/search-stand-in.js';
-import { benchPurge } from './purge.js';
+import { benchPurge, type PurgeFigures } from './purge.js';
 
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
 const rate = Number(process.env['BENCH_RATE'] ?? 5_000);
 const consumerCount = Number(process.env['BENCH_CONSUMERS'] ?? 1);
+// An open-loop rate needs concurrency beyond rate × latency: at 64 connections each one would
+// owe a request every 12.8 ms, and any slower answer lowers the rate achieved.
+const rateConnections = Number(process.env['BENCH_RATE_CONNECTIONS'] ?? 256);
 // Rate limits off: the benchmark is one client creating as fast as it can.
 const env = { ...isolatedEnv('bench'), RATE_LIMIT_ENABLED: 'false' };
 
@@ -75,8 +85,11 @@ async function load(url: string, options: Partial<autocannon.Options> = {}) {
   };
 }
 
-function startBaseline(): Promise<{ port: number; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, ['dist/bench/baseline-server.js'], {
+/** A baseline server, with the API's node flags so that only the code differs. */
+function startBaseline(
+  name: 'baseline-server' | 'koa-ceiling-server',
+): Promise<{ port: number; pid: number; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [...API_NODE_FLAGS, `dist/bench/${name}.js`], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -85,10 +98,11 @@ function startBaseline(): Promise<{ port: number; stop: () => Promise<void> }> {
       const { port } = JSON.parse(line) as { port: number };
       resolve({
         port,
+        pid: child.pid ?? 0,
         stop: () => new Promise((r) => (child.once('exit', () => r()), child.kill('SIGTERM'))),
       });
     });
-    child.once('exit', (code) => reject(new Error(`baseline exited ${code}`)));
+    child.once('exit', (code) => reject(new Error(`${name} exited ${code}`)));
   });
 }
 
@@ -151,13 +165,66 @@ async function counter(metricsBase: string, name: string): Promise<number> {
     .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
 }
 
+/**
+ * Events per AMQP message from the API's histogram: the mean, and p50/p99 as the upper bound
+ * of the bucket holding them (the buckets are powers of two).
+ */
+async function envelopeSizes(metricsBase: string) {
+  const text = await (await fetch(`${metricsBase}/metrics`)).text();
+  const name = 'queue_publish_envelope_events';
+  const value = (line: string) => Number(line.split(' ').at(-1));
+  const lines = text.split('\n');
+  const sum = value(lines.find((l) => l.startsWith(`${name}_sum`)) ?? '0');
+  const count = value(lines.find((l) => l.startsWith(`${name}_count`)) ?? '0');
+  const buckets = lines
+    .filter((l) => l.startsWith(`${name}_bucket`))
+    .map((l) => ({ le: Number(/le="([^"]+)"/.exec(l)?.[1]), n: value(l) }))
+    .filter((b) => Number.isFinite(b.le));
+  const quantile = (q: number) => buckets.find((b) => b.n >= q * count)?.le ?? NaN;
+  return {
+    messages: count,
+    events: sum,
+    mean: count === 0 ? NaN : Number((sum / count).toFixed(1)),
+    p50: quantile(0.5),
+    p99: quantile(0.99),
+  };
+}
+
+/** Bytes from a gauge of the API's metrics (e.g. the V8 heap in use), in MiB. */
+async function gaugeMiB(metricsBase: string, name: string): Promise<number> {
+  return Math.round((await counter(metricsBase, name)) / 1024 / 1024);
+}
+
+const pct = (part: number, whole: number) => Number(((100 * part) / whole).toFixed(1));
+
+/** Every figure of a run, printed as one JSON line at the end. */
+interface BenchFigures {
+  readonly node: string;
+  readonly seconds: number;
+  readonly cores: number;
+  readonly loadAverage: { readonly start: number[]; readonly end: number[] };
+  readonly create: Record<string, unknown>;
+  readonly envelopes: Awaited<ReturnType<typeof envelopeSizes>>;
+  readonly numbering: Record<string, number>;
+  readonly drain: Record<string, number>;
+  readonly sustained: Record<string, unknown>;
+  readonly memory: Record<string, unknown>;
+  /** Deleting an application of 100,000 messages (bench/purge.ts). */
+  readonly purge: PurgeFigures;
+  /** The built-in search on a generated chat, when that phase runs (bench/search.ts). */
+  readonly search?: Record<string, unknown>;
+}
+
+const availableCores = () => availableParallelism();
+const loadAtStart = loadavg().map((l) => Number(l.toFixed(2)));
+
 const programs: Program[] = [];
 let stopSearch: () => Promise<void> = () => Promise.resolve();
 const sequelize = testSequelize();
 try {
   await migrateTestDatabase();
   console.log(
-    `chat-system benchmark — node ${process.version}, ${seconds}s per phase, 64 connections\n`,
+    `chat-system benchmark — node ${process.version}, ${seconds}s per phase, 64 connections, ${availableCores()} cores, load average ${loadAtStart.join(' ')}\n`,
   );
   const api = startProgram('api', env, [], { compiled: true });
   programs.push(api);
@@ -171,46 +238,58 @@ try {
   const path = (chat: number) => `/api/applications/${token}/chats/${chat}/messages`;
 
   // The broker slows down as its backlog grows, so every measured run starts from an empty
-  // queue, and the two servers take turns (API, baseline, API, baseline) to cancel drift.
-  const baseline = await startBaseline();
-  const baselineUrl = `http://127.0.0.1:${baseline.port}${path(2)}`;
-  const apiUrl = `${base}${path(1)}`;
-  await load(apiUrl, { duration: 2 });
-  await load(baselineUrl, { duration: 2 });
-  const apiRuns: Run[] = [];
-  const baseRuns: Run[] = [];
+  // queue, and the three servers take turns (raw, Koa, API, raw, Koa, API) to cancel drift.
+  // The API runs last in each round: its run's messages are the backlog the consumer drains.
+  const raw = await startBaseline('baseline-server');
+  const koa = await startBaseline('koa-ceiling-server');
+  const servers = [
+    { name: 'raw', url: `http://127.0.0.1:${raw.port}${path(2)}`, runs: [] as Run[] },
+    { name: 'koa', url: `http://127.0.0.1:${koa.port}${path(2)}`, runs: [] as Run[] },
+    { name: 'api', url: `${base}${path(1)}`, runs: [] as Run[] },
+  ];
+  for (const server of servers) await load(server.url, { duration: 2 });
   let backlog = 0;
   for (let round = 0; round < 2; round += 1) {
-    for (const [url, runs] of [
-      [apiUrl, apiRuns],
-      [baselineUrl, baseRuns],
-    ] as const) {
+    for (const server of servers) {
       await purge(env.RABBITMQ_QUEUE);
-      const run = await load(url);
-      runs.push(run);
+      const run = await load(server.url);
+      server.runs.push(run);
       backlog = run.ok;
     }
   }
-  await baseline.stop();
+  const baselineRss = { raw: rssMiB(raw.pid, 'VmRSS'), koa: rssMiB(koa.pid, 'VmRSS') };
+  await raw.stop();
+  await koa.stop();
   const apiRss = rssMiB(api.child.pid!, 'VmRSS');
   const apiPeak = rssMiB(api.child.pid!, 'VmHWM');
-  const apiRun = mean(apiRuns);
-  const baseRun = mean(baseRuns);
+  const [rawRun, koaRun, apiRun] = servers.map((s) => mean(s.runs)) as [Run, Run, Run];
+  const metricsBase = `http://127.0.0.1:${await api.metricsPort}`;
+  const apiHeap = await gaugeMiB(metricsBase, 'nodejs_heap_size_used_bytes');
+  const envelopes = await envelopeSizes(metricsBase);
 
   console.log(
     'create message, 64 connections, no consumer running (mean of 2 runs each, queue purged before each)',
   );
+  const line = (label: string, r: Run) =>
+    console.log(
+      `  ${label.padEnd(22)} ${r.rps} req/s   p50 ${r.p50} ms   p99 ${r.p99} ms   (${r.ok} 201s, ${r.other} other)`,
+    );
+  line('API (Koa)', apiRun);
+  line('Koa ceiling (const 201)', koaRun);
+  line('raw node:http hot path', rawRun);
+  console.log(`  API / Koa ceiling      ${pct(apiRun.rps, koaRun.rps)} %`);
+  console.log(`  API / raw hot path     ${pct(apiRun.rps, rawRun.rps)} %`);
   console.log(
-    `  API (Koa)        ${apiRun.rps} req/s   p50 ${apiRun.p50} ms   p99 ${apiRun.p99} ms   (${apiRun.ok} 201s, ${apiRun.other} other)`,
+    `  envelopes (API)        ${envelopes.mean} events per AMQP message on average, p50 ≤ ${envelopes.p50}, p99 ≤ ${envelopes.p99} (${envelopes.events} events in ${envelopes.messages} messages)`,
   );
   console.log(
-    `  raw node:http    ${baseRun.rps} req/s   p50 ${baseRun.p50} ms   p99 ${baseRun.p99} ms   (${baseRun.ok} 201s, ${baseRun.other} other)`,
+    `  API memory             RSS ${apiRss} MiB now, ${apiPeak} MiB peak; V8 heap in use ${apiHeap} MiB`,
   );
-  console.log(`  API / baseline   ${((100 * apiRun.rps) / baseRun.rps).toFixed(1)} %`);
-  console.log(`  API RSS          ${apiRss} MiB now, ${apiPeak} MiB peak\n`);
+  console.log(
+    `  baselines' RSS         raw ${baselineRss.raw} MiB, Koa ceiling ${baselineRss.koa} MiB\n`,
+  );
 
   // Numbering's cost: the only MySQL writes on the create path are block reservations.
-  const metricsBase = `http://127.0.0.1:${await api.metricsPort}`;
   const reservations = await counter(metricsBase, 'numbering_reservations_total');
   const creates = await counter(metricsBase, 'chat_creates_total');
   const idempotencyKey = `bench-${Date.now()}`;
@@ -255,12 +334,14 @@ try {
   }
   const drainSeconds = Number(process.hrtime.bigint() - drainStart) / 1e9;
   console.log(`consumer drain (${consumerCount} consumer(s), timed from their start)`);
+  const drainRate = Math.round(persisted / drainSeconds);
   console.log(
-    `  ${persisted} messages in ${drainSeconds.toFixed(1)} s = ${Math.round(persisted / drainSeconds)} msgs/s`,
+    `  ${persisted} messages in ${drainSeconds.toFixed(1)} s = ${drainRate} msgs/s (written by the API in ${envelopes.mean}-event envelopes on average)`,
   );
   const indexedBy = search.indexed();
+  const outboxLeft = await outboxPending(token);
   console.log(
-    `  search indexer beside it: ${indexedBy} indexed by then (stand-in index), ${await outboxPending(token)} pending in search_outbox\n`,
+    `  search indexer beside it: ${indexedBy} indexed by then (stand-in index), ${outboxLeft} pending in search_outbox\n`,
   );
 
   // Lag: a fixed rate with the consumer running; when did each 201'd message become readable?
@@ -288,24 +369,86 @@ try {
       await new Promise((r) => setTimeout(r, 10));
     }
   })();
-  const sustained = await load(`${base}${path(3)}`, { overallRate: rate });
+  const sustained = await load(`${base}${path(3)}`, {
+    overallRate: rate,
+    connections: rateConnections,
+  });
   progress.target = sustained.ok;
   await poller;
   const sorted = [...lags].sort((a, b) => a - b);
+  const lag = {
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    max: sorted.at(-1) ?? NaN,
+  };
   console.log(
-    `201 → readable lag at ${rate} msgs/s offered for ${seconds}s, consumer running (MySQL polled every 10 ms)`,
+    `201 → readable lag at ${rate} msgs/s offered for ${seconds}s over ${rateConnections} connections, consumer running (MySQL polled every 10 ms)`,
   );
   console.log(
-    `  achieved ${sustained.rps} req/s, ${sustained.ok} accepted, ${sorted.length} seen persisted`,
+    `  achieved ${sustained.rps} req/s (${pct(sustained.rps, rate)} % of the rate offered), ${sustained.ok} accepted, ${sorted.length} seen persisted; create p99 ${sustained.p99} ms`,
   );
+  console.log(`  lag p50 ${lag.p50} ms   p99 ${lag.p99} ms   max ${lag.max} ms`);
+  const finalRss = rssMiB(api.child.pid!, 'VmRSS');
+  const finalHeap = await gaugeMiB(metricsBase, 'nodejs_heap_size_used_bytes');
   console.log(
-    `  lag p50 ${percentile(sorted, 50)} ms   p99 ${percentile(sorted, 99)} ms   max ${sorted.at(-1)} ms`,
+    `  API after all phases: RSS ${finalRss} MiB, ${rssMiB(api.child.pid!, 'VmHWM')} MiB peak; V8 heap in use ${finalHeap} MiB`,
   );
-  console.log(`  API RSS after all phases: ${rssMiB(api.child.pid!, 'VmRSS')} MiB\n`);
+  const load1 = loadavg().map((l) => Number(l.toFixed(2)));
+  console.log(`  load average at the end: ${load1.join(' ')} (${availableCores()} cores)\n`);
 
-  // Deletion: its own API and consumers on the same queue (everything above is stopped first).
+  // Deletion: its own API and consumer on the same queue (everything above is stopped first).
   await Promise.all(programs.splice(0).map((p) => stopProgram(p)));
-  await benchPurge(env, sequelize);
+  const purge = await benchPurge(env, sequelize);
+
+  const figures: BenchFigures = {
+    node: process.version,
+    seconds,
+    cores: availableCores(),
+    loadAverage: { start: loadAtStart, end: load1 },
+    create: {
+      connections: 64,
+      api: apiRun,
+      koaCeiling: koaRun,
+      rawHotPath: rawRun,
+      apiShareOfKoaCeilingPct: pct(apiRun.rps, koaRun.rps),
+      apiShareOfRawHotPathPct: pct(apiRun.rps, rawRun.rps),
+    },
+    envelopes,
+    numbering: {
+      reservations,
+      creates,
+      reservationsPerCreate: Number((reservations / Math.max(1, creates)).toFixed(5)),
+      idempotencyRecordBytes: recordBytes,
+    },
+    drain: {
+      consumers: consumerCount,
+      messages: persisted,
+      seconds: Number(drainSeconds.toFixed(2)),
+      perSecond: drainRate,
+      searchIndexed: indexedBy,
+      searchOutboxPending: outboxLeft,
+    },
+    sustained: {
+      offeredPerSecond: rate,
+      connections: rateConnections,
+      achievedPerSecond: sustained.rps,
+      accepted: sustained.ok,
+      other: sustained.other,
+      createP99Ms: sustained.p99,
+      readableLagMs: lag,
+    },
+    memory: {
+      apiRssMiBAfterCreates: apiRss,
+      apiPeakRssMiBAfterCreates: apiPeak,
+      apiHeapUsedMiBAfterCreates: apiHeap,
+      apiRssMiBAtEnd: finalRss,
+      apiHeapUsedMiBAtEnd: finalHeap,
+      apiNodeFlags: [...API_NODE_FLAGS],
+    },
+    purge,
+    // search: the MySQL search figures (bench/search.ts) go here when that phase runs.
+  };
+  console.log(`BENCH_JSON ${JSON.stringify(figures)}`);
 } finally {
   await Promise.all(programs.map((p) => stopProgram(p)));
   await stopSearch();

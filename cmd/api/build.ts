@@ -78,10 +78,14 @@ export function build(overrides: ApiOverrides = {}): Program {
       failed: () => apiMetrics.publishFailures.inc(),
       refused: (reason) => apiMetrics.publishRefusals.inc({ reason }),
       republished: () => apiMetrics.republishes.inc(),
+      sent: (events) => apiMetrics.publishEnvelopeEvents.observe(events),
     },
     {
       maxUnconfirmed: config.rabbitmq.maxUnconfirmed,
       maxUnconfirmedBytes: config.rabbitmq.maxUnconfirmedBytes,
+      envelopeMaxEvents: config.rabbitmq.envelopeMaxEvents,
+      envelopeMaxBytes: config.rabbitmq.envelopeMaxBytes,
+      envelopeLingerUs: config.rabbitmq.envelopeLingerUs,
     },
   );
   const amqp = new AmqpConnection({

@@ -40,6 +40,9 @@ const schema = z.object({
   RABBITMQ_QUEUE: z.string().min(1).default('chat-system.writes'),
   RABBITMQ_MAX_UNCONFIRMED: positiveInt.default(5_000),
   RABBITMQ_MAX_UNCONFIRMED_BYTES: positiveInt.default(32 * 1024 * 1024),
+  RABBITMQ_ENVELOPE_MAX_EVENTS: positiveInt.max(10_000).default(100),
+  RABBITMQ_ENVELOPE_MAX_BYTES: positiveInt.default(256 * 1024),
+  RABBITMQ_ENVELOPE_LINGER_US: z.coerce.number().int().min(0).max(100_000).default(0),
   ELASTICSEARCH_URL: optionalString.pipe(url(['http:', 'https:']).optional()),
   ELASTICSEARCH_INDEX: z.string().min(1).default('chat-messages'),
   ELASTICSEARCH_USERNAME: optionalString,
@@ -119,6 +122,10 @@ export interface Config {
     /** Bound on the API's publishes awaiting a confirm, by count and payload bytes. */
     readonly maxUnconfirmed: number;
     readonly maxUnconfirmedBytes: number;
+    /** Group commit: events per envelope, its bytes, and how long it may wait for more. */
+    readonly envelopeMaxEvents: number;
+    readonly envelopeMaxBytes: number;
+    readonly envelopeLingerUs: number;
   };
   readonly elasticsearch:
     | {
@@ -246,6 +253,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       queue: e.RABBITMQ_QUEUE,
       maxUnconfirmed: e.RABBITMQ_MAX_UNCONFIRMED,
       maxUnconfirmedBytes: e.RABBITMQ_MAX_UNCONFIRMED_BYTES,
+      envelopeMaxEvents: e.RABBITMQ_ENVELOPE_MAX_EVENTS,
+      envelopeMaxBytes: e.RABBITMQ_ENVELOPE_MAX_BYTES,
+      envelopeLingerUs: e.RABBITMQ_ENVELOPE_LINGER_US,
     },
     elasticsearch:
       e.ELASTICSEARCH_URL === undefined

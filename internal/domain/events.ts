@@ -15,6 +15,58 @@ export function encodeWriteEvent(event: WriteEvent): Buffer {
   return Buffer.from(JSON.stringify(event), 'utf8');
 }
 
+/**
+ * The content type of an envelope: several encoded events in one queued message, one per
+ * line (newline-delimited JSON). A message with any other content type is one event, as every
+ * message was before envelopes, so a queue holding both kinds is consumed in order.
+ * JSON.stringify never writes a raw newline (it escapes those inside strings), so splitting
+ * on newlines is exact, and a line that does not decode is poison on its own: its siblings
+ * still decode.
+ */
+export const ENVELOPE_CONTENT_TYPE = 'application/x-ndjson';
+/** The message header carrying an envelope's event count, read before decoding it. */
+export const ENVELOPE_EVENTS_HEADER = 'x-events';
+
+const NEWLINE = 0x0a;
+const NEWLINE_BUFFER = Buffer.from([NEWLINE]);
+
+/** Joins already encoded events into one envelope body. */
+export function encodeEnvelope(encoded: readonly Buffer[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const [i, content] of encoded.entries()) {
+    if (i > 0) parts.push(NEWLINE_BUFFER);
+    parts.push(content);
+  }
+  return Buffer.concat(parts);
+}
+/** One event of an envelope: its own bytes, and the event or why it is poison. */
+export type EnvelopeEntry =
+  | { readonly content: Buffer; readonly event: WriteEvent }
+  | { readonly content: Buffer; readonly poison: PoisonMessageError };
+
+/** Splits an envelope body into its events, decoding each one on its own. */
+export function decodeEnvelope(body: Buffer): EnvelopeEntry[] {
+  const entries: EnvelopeEntry[] = [];
+  let start = 0;
+  while (start <= body.length) {
+    let end = body.indexOf(NEWLINE, start);
+    if (end === -1) end = body.length;
+    const content = body.subarray(start, end);
+    start = end + 1;
+    if (content.length === 0) {
+      entries.push({ content, poison: new PoisonMessageError('empty event in envelope') });
+      continue;
+    }
+    try {
+      entries.push({ content, event: decodeWriteEvent(content) });
+    } catch (err) {
+      if (!(err instanceof PoisonMessageError)) throw err;
+      entries.push({ content, poison: err });
+    }
+  }
+  return entries;
+}
+
 function isNumber(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= NUMBER_MAX;
 }

@@ -56,6 +56,12 @@ export function createApiMetrics(registry: Registry) {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    publishEnvelopeEvents: new Histogram({
+      name: 'queue_publish_envelope_events',
+      help: 'Events carried by each message written to the queue (1: a plain event message).',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+      registers: [registry],
+    }),
     republishes: new Counter({
       name: 'queue_republishes_total',
       help: 'Events sent again after a lost channel, a nack, a return or a slow confirm.',
@@ -108,7 +114,7 @@ export function createConsumerMetrics(registry: Registry) {
   const metrics = {
     batchSize: new Histogram({
       name: 'consumer_batch_size',
-      help: 'Messages per persisted batch.',
+      help: 'Events per persisted batch (an envelope counts its events).',
       buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500],
       registers: [registry],
     }),

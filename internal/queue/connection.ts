@@ -74,6 +74,10 @@ export class AmqpConnection {
     const connection = await (this.options.connect ?? connect)(this.options.url, {
       clientProperties: { connection_name: this.options.name },
       timeout: 5_000,
+      // amqplib leaves Nagle's algorithm on: a message written while an earlier one is not
+      // acknowledged by TCP yet (an envelope's body frames, a lone publish at low load) would
+      // wait for the broker's delayed ACK, milliseconds added to every confirm.
+      noDelay: true,
     });
     connection.on('error', (err: Error) =>
       this.options.logger.warn({ err }, 'rabbitmq connection error'),

@@ -6,7 +6,13 @@ import {
   type DeadLetterCode,
   type DeadLetterReason,
 } from '../domain/dead-letter.js';
-import { PoisonMessageError, decodeWriteEvent } from '../domain/events.js';
+import {
+  ENVELOPE_CONTENT_TYPE,
+  ENVELOPE_EVENTS_HEADER,
+  PoisonMessageError,
+  decodeEnvelope,
+  decodeWriteEvent,
+} from '../domain/events.js';
 import type { BatchHandler } from '../domain/ports.js';
 import type { Logger } from '../log/logger.js';
 import { assertTopology, deadLetterQueueOf } from './topology.js';
@@ -36,6 +42,22 @@ const DEAD_LETTER_CONFIRM_TIMEOUT_MS = 10_000;
 interface Delivery {
   readonly message: ConsumeMessage;
   readonly channel: ConfirmChannel;
+  /** Events it carries, from the envelope header (1 for a plain event message). */
+  readonly events: number;
+}
+
+/** One event of an envelope, with its own bytes for the dead-letter queue. */
+interface Part {
+  readonly delivery: Delivery;
+  readonly content: Buffer;
+  readonly index: number;
+}
+
+/** An event of an envelope bound for the dead-letter queue (null: it did not decode). */
+interface Rejected {
+  readonly part: Part;
+  readonly event: WriteEvent | null;
+  readonly reason: DeadLetterReason;
 }
 
 /**
@@ -49,6 +71,14 @@ interface Delivery {
  * no longer increments delivery-count), so a message that keeps failing still reaches
  * CONSUMER_MAX_DELIVERIES and the broker's x-delivery-limit instead of looping for ever.
  * Only a batch handed back at shutdown, which did not fail, is nacked.
+ *
+ * An envelope (several events in one message, see ENVELOPE_CONTENT_TYPE) is split and its
+ * events handled one by one like those of plain messages; the message is settled once, when
+ * all of its events are: an event to dead-letter is sent to the dead-letter queue alone, as a
+ * plain event message with its reason, then the envelope is acked with its siblings
+ * persisted. An event to retry sends the whole envelope back (persisted siblings are replays
+ * on redelivery, no-ops by event id), and nothing of it is dead-lettered before its last
+ * delivery, so the dead-letter queue gets each bad event once.
  */
 export class WriteConsumer {
   private channel: ConfirmChannel | null = null;
@@ -57,6 +87,8 @@ export class WriteConsumer {
   private connection: ChannelModel | null = null;
   private consumerTag: string | null = null;
   private buffer: Delivery[] = [];
+  /** Events in the buffer, envelopes counted by their events. */
+  private buffered = 0;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopping = false;
@@ -92,7 +124,7 @@ export class WriteConsumer {
     this.channel = channel;
     if (this.stopping) return;
     const { consumerTag } = await channel.consume(this.options.queue, (message) => {
-      if (message !== null) this.enqueue({ message, channel });
+      if (message !== null) this.enqueue({ message, channel, events: eventsOf(message) });
     });
     if (closed) throw new Error('channel closed while starting to consume');
     this.consumerTag = consumerTag;
@@ -141,11 +173,13 @@ export class WriteConsumer {
       this.consumerTag = null;
     }
     this.buffer = this.buffer.filter((d) => d.channel !== channel);
+    this.buffered = this.buffer.reduce((sum, d) => sum + d.events, 0);
   }
 
   private enqueue(delivery: Delivery): void {
     this.buffer.push(delivery);
-    if (this.buffer.length >= this.options.batchSize) this.kick();
+    this.buffered += delivery.events;
+    if (this.buffered >= this.options.batchSize) this.kick();
     else this.timer ??= setTimeout(() => this.kick(), this.options.batchWaitMs);
   }
 
@@ -163,6 +197,8 @@ export class WriteConsumer {
   private async drain(): Promise<void> {
     while (this.buffer.length > 0) {
       const batch = this.buffer.splice(0, this.batchLength());
+      const events = batch.reduce((sum, d) => sum + d.events, 0);
+      this.buffered -= events;
       const settled = new Set<Delivery>();
       const started = process.hrtime.bigint();
       try {
@@ -173,27 +209,52 @@ export class WriteConsumer {
         await new Promise((resolve) => setTimeout(resolve, this.stopping ? 0 : 1_000));
         this.requeue(batch.filter((delivery) => !settled.has(delivery)));
       }
-      this.options.observer.batch(batch.length, Number(process.hrtime.bigint() - started) / 1e9);
+      this.options.observer.batch(events, Number(process.hrtime.bigint() - started) / 1e9);
     }
   }
 
-  /** How many buffered deliveries the next batch takes: by count, and by bytes. */
+  /**
+   * How many buffered deliveries the next batch takes: by events, and by bytes. An envelope
+   * is never cut, so a batch holds at least one delivery whatever its size.
+   */
   private batchLength(): number {
     let bytes = 0;
-    const limit = Math.min(this.buffer.length, this.options.batchSize);
-    for (let i = 0; i < limit; i += 1) {
-      bytes += this.buffer[i]?.message.content.length ?? 0;
-      if (bytes > this.options.batchMaxBytes) return Math.max(i, 1);
+    let events = 0;
+    for (let i = 0; i < this.buffer.length; i += 1) {
+      const delivery = this.buffer[i]!;
+      bytes += delivery.message.content.length;
+      events += delivery.events;
+      if (bytes > this.options.batchMaxBytes || events > this.options.batchSize) {
+        return Math.max(i, 1);
+      }
     }
-    return limit;
+    return this.buffer.length;
   }
 
   private async process(batch: readonly Delivery[], settled: Set<Delivery>): Promise<void> {
-    const decoded: { delivery: Delivery; event: WriteEvent }[] = [];
+    const decoded: { delivery: Delivery; event: WriteEvent; part: Part | null }[] = [];
+    /** Per envelope, its events to dead-letter once it is settled for good. */
+    const rejects = new Map<Delivery, Rejected[]>();
+    const retries = new Map<Delivery, string[]>();
     for (const delivery of batch) {
       if (delivery.message.fields.redelivered) this.options.observer.redelivered();
+      if (isEnvelope(delivery.message)) {
+        const bad: Rejected[] = [];
+        rejects.set(delivery, bad);
+        for (const [index, entry] of decodeEnvelope(delivery.message.content).entries()) {
+          const part: Part = { delivery, content: entry.content, index };
+          if ('event' in entry) decoded.push({ delivery, event: entry.event, part });
+          else
+            bad.push({
+              part,
+              event: null,
+              reason: { code: 'poison', detail: entry.poison.reason },
+            });
+        }
+        continue;
+      }
       try {
-        decoded.push({ delivery, event: decodeWriteEvent(delivery.message.content) });
+        decoded.push({ delivery, event: decodeWriteEvent(delivery.message.content), part: null });
       } catch (err) {
         if (!(err instanceof PoisonMessageError)) throw err;
         await this.deadLetter(delivery, { code: 'poison', detail: err.reason });
@@ -201,27 +262,46 @@ export class WriteConsumer {
       }
     }
     if (decoded.length > 0) {
-      const byEvent = new Map(decoded.map((d) => [d.event, d.delivery]));
+      const byEvent = new Map(decoded.map((d) => [d.event, d]));
       const outcome = await this.options.handler.handle(decoded.map((d) => d.event));
       for (const { event, reason } of outcome.deadLetter) {
-        const delivery = byEvent.get(event);
-        if (delivery === undefined) continue;
-        await this.deadLetter(delivery, reason);
-        settled.add(delivery);
+        const found = byEvent.get(event);
+        if (found === undefined) continue;
+        if (found.part !== null) {
+          rejects.get(found.delivery)?.push({ part: found.part, event, reason });
+          continue;
+        }
+        await this.deadLetter(found.delivery, reason);
+        settled.add(found.delivery);
       }
       for (const { event, reason } of outcome.retry) {
-        const delivery = byEvent.get(event);
-        if (delivery === undefined) continue;
-        if (deliveryCount(delivery.message) + 1 >= this.options.maxDeliveries) {
-          await this.deadLetter(delivery, {
-            code: 'max_deliveries',
-            detail: `failed ${this.options.maxDeliveries} deliveries: ${reason}`,
-          });
-        } else {
-          delivery.channel.reject(delivery.message, true);
+        const found = byEvent.get(event);
+        if (found === undefined) continue;
+        const { delivery } = found;
+        const last = deliveryCount(delivery.message) + 1 >= this.options.maxDeliveries;
+        const limitReason: DeadLetterReason = {
+          code: 'max_deliveries',
+          detail: `failed ${this.options.maxDeliveries} deliveries: ${reason}`,
+        };
+        if (found.part !== null) {
+          if (last) rejects.get(delivery)?.push({ part: found.part, event, reason: limitReason });
+          else retries.set(delivery, [...(retries.get(delivery) ?? []), reason]);
+          continue;
         }
+        if (last) await this.deadLetter(delivery, limitReason);
+        else delivery.channel.reject(delivery.message, true);
         settled.add(delivery);
       }
+    }
+    for (const [delivery, bad] of rejects) {
+      if (retries.has(delivery)) {
+        // Redelivered whole; its bad events are dead-lettered on the delivery that settles it.
+        delivery.channel.reject(delivery.message, true);
+        settled.add(delivery);
+        continue;
+      }
+      for (const { part, event, reason } of bad) await this.deadLetterPart(part, event, reason);
+      // Left to ackRest with the rest of the batch: its other events are persisted.
     }
     this.ackRest(batch, settled);
   }
@@ -250,6 +330,44 @@ export class WriteConsumer {
       }
     }
     last?.channel.ack(last.message, true);
+  }
+
+  /**
+   * Sends one event of an envelope to the dead-letter queue alone, as a plain event message
+   * (what a re-drive into the work queue expects), naming the envelope it came from. The
+   * envelope itself is acked by the caller once all of its events are settled.
+   */
+  private async deadLetterPart(
+    part: Part,
+    event: WriteEvent | null,
+    reason: DeadLetterReason,
+  ): Promise<void> {
+    const { message, channel } = part.delivery;
+    const envelopeId = String(message.properties.messageId ?? randomUUID());
+    const messageId = event?.eventId ?? `${envelopeId}/${part.index}`;
+    this.options.logger.warn(
+      { reason: reason.code, detail: reason.detail, messageId, envelopeId },
+      'dead-lettering an event of an envelope',
+    );
+    await sendConfirmed(
+      channel,
+      deadLetterQueueOf(this.options.queue),
+      part.content,
+      {
+        persistent: true,
+        contentType: 'application/json',
+        messageId,
+        type: event?.kind ?? '',
+        headers: {
+          'x-death-reason': describeDeadLetter(reason),
+          'x-original-queue': this.options.queue,
+          'x-envelope-id': envelopeId,
+        },
+      },
+      DEAD_LETTER_CONFIRM_TIMEOUT_MS,
+      this.returned,
+    );
+    this.options.observer.deadLettered(reason.code);
   }
 
   private async deadLetter(delivery: Delivery, reason: DeadLetterReason): Promise<void> {
@@ -283,6 +401,17 @@ export class WriteConsumer {
     channel.ack(message);
     this.options.observer.deadLettered(reason.code);
   }
+}
+
+function isEnvelope(message: ConsumeMessage): boolean {
+  return message.properties.contentType === ENVELOPE_CONTENT_TYPE;
+}
+
+/** The events a message carries, as its envelope header says; 1 for a plain event message. */
+function eventsOf(message: ConsumeMessage): number {
+  if (!isEnvelope(message)) return 1;
+  const count = (message.properties.headers ?? {})[ENVELOPE_EVENTS_HEADER] as unknown;
+  return typeof count === 'number' && Number.isSafeInteger(count) && count > 0 ? count : 1;
 }
 
 /** Quorum queues count earlier deliveries in `x-delivery-count`. */

@@ -1,8 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import type { ChannelModel } from 'amqplib';
 import type { WriteEvent } from '../domain/model.js';
 import type { PublishDeadline, WritePublisher } from '../domain/ports.js';
 import { BrokerUnavailableError, OutcomeUnknownError } from '../domain/errors.js';
-import { encodeWriteEvent } from '../domain/events.js';
+import {
+  ENVELOPE_CONTENT_TYPE,
+  ENVELOPE_EVENTS_HEADER,
+  encodeEnvelope,
+  encodeWriteEvent,
+} from '../domain/events.js';
 import { assertTopology } from './topology.js';
 import { ConfirmLink, UnroutableError, type SendOutcome } from './confirm.js';
 
@@ -23,6 +29,8 @@ export interface PublisherObserver {
   refused(reason: RefusalReason): void;
   /** The same event was sent again after a lost channel, a nack, a return or a slow confirm. */
   republished(): void;
+  /** One AMQP message was written carrying `events` events (1: a plain event message). */
+  sent(events: number): void;
 }
 
 export interface PublisherOptions {
@@ -34,6 +42,17 @@ export interface PublisherOptions {
   readonly confirmTimeoutMs: number;
   /** Pause before sending again after a nack or a return. */
   readonly retryDelayMs: number;
+  /** Events in one envelope, at most; 1 turns coalescing off (every event its own message). */
+  readonly envelopeMaxEvents: number;
+  /** An envelope's body bytes, at most (a single larger event still goes, alone). */
+  readonly envelopeMaxBytes: number;
+  /**
+   * How long the first event of an envelope may wait for others while the publisher is busy,
+   * in microseconds; 0: only the events published in the same turn of the event loop. Waiting
+   * longer polls the event loop without sleeping (timers have a 1 ms granularity): CPU spent
+   * for larger envelopes, which the default does not spend.
+   */
+  readonly envelopeLingerUs: number;
 }
 
 const DEFAULTS: PublisherOptions = {
@@ -41,6 +60,9 @@ const DEFAULTS: PublisherOptions = {
   maxUnconfirmedBytes: 32 * 1024 * 1024,
   confirmTimeoutMs: 5_000,
   retryDelayMs: 100,
+  envelopeMaxEvents: 100,
+  envelopeMaxBytes: 256 * 1024,
+  envelopeLingerUs: 0,
 };
 
 type AttemptState = SendOutcome | 'sent' | 'timed_out';
@@ -58,6 +80,8 @@ interface Pending {
   readonly attempts: Attempt[];
   /** No send before this (after a nack or a return). */
   notBefore: number;
+  /** In the envelope being gathered: its send is decided when the envelope goes. */
+  queued: boolean;
   timer: NodeJS.Timeout | null;
   done: boolean;
   lastError: Error | null;
@@ -84,6 +108,15 @@ interface Link {
  *   caller's `sendBy`. If none is confirmed: OutcomeUnknownError when any send may have been
  *   enqueued, BrokerUnavailableError when none was.
  *
+ * - Group commit: while earlier sends await their confirm, new events are gathered into one
+ *   envelope (one message, one confirm for all of them), sent when it reaches
+ *   envelopeMaxEvents or envelopeMaxBytes, after envelopeLingerUs, or as soon as nothing is
+ *   awaiting a confirm any more. An idle publisher sends an event at once, alone, as a plain
+ *   event message: no latency is added at low load. Envelopes are only a way to carry sends:
+ *   every event keeps its own state, deadline and outcome, so an event sent again after a
+ *   loss rides in whatever envelope goes next, with its own event id, and an event past its
+ *   `sendBy` is dropped from the envelope it would have joined and answered as before.
+ *
  * `sendBy` bounds when a send is written to the channel. Bytes written just before it can
  * still be in amqplib's write buffer (we stop at its high-water mark) or in the sockets, and
  * a broker that stopped reading for an alarm reads them when the alarm clears: such a publish
@@ -96,6 +129,13 @@ export class ConfirmPublisher implements WritePublisher {
   private readonly waiting = new Set<Pending>();
   private unconfirmedBytes = 0;
   private readonly options: PublisherOptions;
+  /** The envelope being gathered, and since when its first event waits. */
+  private outbox: Pending[] = [];
+  private outboxBytes = 0;
+  private outboxSince = 0n;
+  private lingering = false;
+  /** Messages written and not settled yet: while none, a publish goes at once. */
+  private inFlight = 0;
 
   constructor(
     private readonly queue: string,
@@ -169,6 +209,7 @@ export class ConfirmPublisher implements WritePublisher {
         started: process.hrtime.bigint(),
         attempts: [],
         notBefore: 0,
+        queued: false,
         timer: null,
         done: false,
         lastError: null,
@@ -206,7 +247,7 @@ export class ConfirmPublisher implements WritePublisher {
 
   /** Decides what a publish does next; called on every change that concerns it. */
   private step(pending: Pending): void {
-    if (pending.done) return;
+    if (pending.done || pending.queued) return;
     if (pending.timer !== null) {
       clearTimeout(pending.timer);
       pending.timer = null;
@@ -225,7 +266,14 @@ export class ConfirmPublisher implements WritePublisher {
       const channel = this.usable();
       if (pending.notBefore <= now && channel !== null) {
         this.waiting.delete(pending);
-        if (this.send(pending, channel)) return this.step(pending);
+        if (
+          this.outbox.length === 0 &&
+          (this.inFlight === 0 || this.options.envelopeMaxEvents === 1)
+        ) {
+          if (this.send([pending], channel)) return this.step(pending);
+        } else {
+          return this.gather(pending);
+        }
       }
       this.waiting.add(pending);
       // Flush sends it when a channel is usable again; the timer covers a retry pause and the
@@ -236,25 +284,104 @@ export class ConfirmPublisher implements WritePublisher {
     pending.timer = setTimeout(() => this.step(pending), Math.max(0, nextCheck - now));
   }
 
-  /** Sends once; false when nothing was sent (the channel had closed). */
-  private send(pending: Pending, channel: ConfirmLink): boolean {
-    if (Date.now() >= pending.sendBy) return false;
+  /** Adds a publish to the envelope being gathered; sends the envelope once it is full. */
+  private gather(pending: Pending): void {
+    const bytes = pending.content.length + 1;
+    if (this.outbox.length > 0 && this.outboxBytes + bytes > this.options.envelopeMaxBytes) {
+      this.sendOutbox();
+    }
+    if (this.outbox.length === 0) this.outboxSince = process.hrtime.bigint();
+    pending.queued = true;
+    this.outbox.push(pending);
+    this.outboxBytes += bytes;
+    if (
+      this.outbox.length >= this.options.envelopeMaxEvents ||
+      this.outboxBytes >= this.options.envelopeMaxBytes
+    ) {
+      this.sendOutbox();
+    } else if (!this.lingering) {
+      this.lingering = true;
+      setImmediate(this.linger);
+    }
+  }
+
+  /**
+   * Checked once per turn of the event loop (after its I/O), so everything published in the
+   * same turn joins the envelope; sub-millisecond waits cannot be timers (1 ms granularity).
+   */
+  private readonly linger = (): void => {
+    if (this.outbox.length === 0) {
+      this.lingering = false;
+      return;
+    }
+    const waitedUs = Number(process.hrtime.bigint() - this.outboxSince) / 1_000;
+    if (waitedUs >= this.options.envelopeLingerUs) {
+      this.lingering = false;
+      this.sendOutbox();
+    } else {
+      setImmediate(this.linger);
+    }
+  };
+
+  /** Sends the gathered envelope, leaving out what is past its deadline or settled. */
+  private sendOutbox(): void {
+    const gathered = this.outbox;
+    this.outbox = [];
+    this.outboxBytes = 0;
+    for (const pending of gathered) pending.queued = false;
+    const now = Date.now();
+    const channel = this.usable();
+    const sendable = gathered.filter((p) => !p.done && now < p.sendBy);
+    if (channel !== null && sendable.length > 0) this.send(sendable, channel);
+    // Each one's next step: its confirm timer if sent, else a wait, a retry or its failure.
+    for (const pending of gathered) this.step(pending);
+  }
+
+  /**
+   * Sends the publishes as one message (a plain event message when alone, else an envelope);
+   * false when nothing was sent (the channel had closed).
+   */
+  private send(publishes: readonly Pending[], channel: ConfirmLink): boolean {
+    const now = Date.now();
+    const sendable = publishes.filter((p) => now < p.sendBy);
+    const first = sendable[0];
+    if (first === undefined) return false;
+    const timestamp = Math.floor(now / 1000);
     let outcome: Promise<SendOutcome>;
     try {
-      outcome = channel.send(this.queue, pending.content, {
-        contentType: 'application/json',
-        messageId: pending.event.eventId,
-        type: pending.event.kind,
-        timestamp: Math.floor(Date.now() / 1000),
-      });
+      outcome =
+        sendable.length === 1
+          ? channel.send(this.queue, first.content, {
+              contentType: 'application/json',
+              messageId: first.event.eventId,
+              type: first.event.kind,
+              timestamp,
+            })
+          : channel.send(this.queue, encodeEnvelope(sendable.map((p) => p.content)), {
+              contentType: ENVELOPE_CONTENT_TYPE,
+              messageId: randomUUID(),
+              type: 'envelope',
+              timestamp,
+              headers: { [ENVELOPE_EVENTS_HEADER]: sendable.length },
+            });
     } catch (err) {
-      pending.lastError = err as Error;
+      for (const pending of sendable) pending.lastError = err as Error;
       return false;
     }
-    const attempt: Attempt = { state: 'sent', sentAt: Date.now() };
-    pending.attempts.push(attempt);
-    if (pending.attempts.length > 1) this.observer.republished();
-    void outcome.then((result) => this.settle(pending, attempt, result));
+    this.inFlight += 1;
+    this.observer.sent(sendable.length);
+    const attempts = sendable.map((pending) => {
+      const attempt: Attempt = { state: 'sent', sentAt: now };
+      pending.attempts.push(attempt);
+      if (pending.attempts.length > 1) this.observer.republished();
+      return attempt;
+    });
+    void outcome.then((result) => {
+      this.inFlight -= 1;
+      for (const [i, pending] of sendable.entries()) this.settle(pending, attempts[i]!, result);
+      // Nothing awaits a confirm any more: what was gathered meanwhile need not wait longer.
+      if (this.inFlight === 0 && this.outbox.length > 0) this.sendOutbox();
+    });
     return true;
   }
 

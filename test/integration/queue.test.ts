@@ -2,12 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { connect, type ChannelModel } from 'amqplib';
 import { AmqpConnection } from '../../internal/queue/connection.js';
-import { ConfirmPublisher } from '../../internal/queue/publisher.js';
+import { ConfirmPublisher, type PublisherOptions } from '../../internal/queue/publisher.js';
 import { WriteConsumer } from '../../internal/queue/consumer.js';
 import type { BatchHandler } from '../../internal/domain/ports.js';
 import { BROKER_DELIVERY_LIMIT, deadLetterQueueOf } from '../../internal/queue/topology.js';
 import type { WriteEvent } from '../../internal/domain/model.js';
 import { BrokerUnavailableError } from '../../internal/domain/errors.js';
+import {
+  ENVELOPE_CONTENT_TYPE,
+  decodeEnvelope,
+  encodeEnvelope,
+  encodeWriteEvent,
+} from '../../internal/domain/events.js';
 import { silentLogger, TEST_RABBITMQ_URL, uniqueSuffix } from '../support/environment.js';
 import { until } from '../support/until.js';
 
@@ -43,19 +49,21 @@ describe('queue: confirmed publishing and batched consuming (RabbitMQ)', functio
     await admin.close();
   });
 
-  const observer = (seen = { republished: 0 }) => ({
+  const observer = (seen = { republished: 0, sent: [] as number[] }) => ({
     confirmed: () => undefined,
     failed: () => undefined,
     refused: () => undefined,
     republished: () => void (seen.republished += 1),
+    sent: (events: number) => void seen.sent.push(events),
   });
 
   /** A publisher on its own connection; `models` receives each connection it opens. */
   async function startPublisher(
     models: ChannelModel[] = [],
-    seen = { republished: 0 },
+    seen = { republished: 0, sent: [] as number[] },
+    options: Partial<PublisherOptions> = {},
   ): Promise<ConfirmPublisher> {
-    const publisher = new ConfirmPublisher(queue, observer(seen));
+    const publisher = new ConfirmPublisher(queue, observer(seen), options);
     const connection = new AmqpConnection({
       url: TEST_RABBITMQ_URL,
       name: 'test-publisher',
@@ -151,7 +159,7 @@ describe('queue: confirmed publishing and batched consuming (RabbitMQ)', functio
 
   it('re-publishes the same event after its connection is lost before the confirm, and resolves', async () => {
     const models: ChannelModel[] = [];
-    const seen = { republished: 0 };
+    const seen = { republished: 0, sent: [] as number[] };
     const publisher = await startPublisher(models, seen);
     const e = event(1);
     const publish = publisher.publish(e, soon());
@@ -194,7 +202,8 @@ describe('queue: confirmed publishing and batched consuming (RabbitMQ)', functio
   });
 
   it('caps batches by payload bytes as well as by count', async () => {
-    const publisher = await startPublisher();
+    // Plain event messages: an envelope is never cut, so it would make a batch on its own.
+    const publisher = await startPublisher([], undefined, { envelopeMaxEvents: 1 });
     const sizes: number[] = [];
     await startConsumer(
       {
@@ -308,5 +317,115 @@ describe('queue: confirmed publishing and batched consuming (RabbitMQ)', functio
     await until(async () => (await depth(deadLetterQueueOf(queue))) === 1, 25_000);
     expect(attempts).to.be.greaterThan(BROKER_DELIVERY_LIMIT);
     expect(await depth(queue)).to.equal(0);
+  });
+
+  /** Every message in a queue, taken off it. */
+  async function drainQueue(name: string) {
+    const channel = await admin.createChannel();
+    const messages = [];
+    for (let m = await channel.get(name, { noAck: true }); m;) {
+      messages.push(m);
+      m = await channel.get(name, { noAck: true });
+    }
+    return messages;
+  }
+
+  it('coalesces concurrent publishes into envelopes, each resolved by the confirm covering it', async () => {
+    const seen = { republished: 0, sent: [] as number[] };
+    const publisher = await startPublisher([], seen, { envelopeMaxEvents: 20 });
+    const events = Array.from({ length: 101 }, (_, i) => event(i + 1));
+    await Promise.all(events.map((e) => publisher.publish(e, soon())));
+    const messages = await drainQueue(queue);
+    // The first went alone at once; the rest waited behind it and shared envelopes.
+    expect(seen.sent[0]).to.equal(1);
+    expect(messages.length).to.equal(seen.sent.length);
+    expect(messages.length).to.be.lessThan(events.length);
+    expect(Math.max(...seen.sent)).to.be.at.most(20);
+    const carried = messages.flatMap((m) =>
+      m.properties.contentType === ENVELOPE_CONTENT_TYPE
+        ? decodeEnvelope(m.content).map((entry) => ('event' in entry ? entry.event.eventId : ''))
+        : [(JSON.parse(m.content.toString()) as WriteEvent).eventId],
+    );
+    expect(carried).to.deep.equal(events.map((e) => e.eventId));
+    const envelope = messages.find((m) => m.properties.contentType === ENVELOPE_CONTENT_TYPE);
+    if (envelope === undefined) throw new Error('no envelope in the queue');
+    expect(envelope.properties.deliveryMode).to.equal(2);
+    expect(envelope.properties.headers?.['x-events']).to.equal(
+      decodeEnvelope(envelope.content).length,
+    );
+  });
+
+  it('splits envelopes and consumes plain event messages from the same queue (mixed versions)', async () => {
+    const handled: string[] = [];
+    await startConsumer({
+      handle: (events) => {
+        handled.push(...events.map((e) => e.eventId));
+        return Promise.resolve({ deadLetter: [], retry: [] });
+      },
+    });
+    // As an API older than envelopes wrote it, then an envelope, then envelopes of a publisher.
+    const old = event(1);
+    const enveloped = [event(2), event(3), event(4)];
+    const raw = await admin.createConfirmChannel();
+    raw.sendToQueue(queue, encodeWriteEvent(old), {
+      persistent: true,
+      contentType: 'application/json',
+      messageId: old.eventId,
+      type: old.kind,
+    });
+    raw.sendToQueue(queue, encodeEnvelope(enveloped.map(encodeWriteEvent)), {
+      persistent: true,
+      contentType: ENVELOPE_CONTENT_TYPE,
+      messageId: randomUUID(),
+      headers: { 'x-events': 3 },
+    });
+    await raw.waitForConfirms();
+    const publisher = await startPublisher();
+    const published = Array.from({ length: 30 }, (_, i) => event(i + 5));
+    await Promise.all(published.map((e) => publisher.publish(e, soon())));
+    await until(() => handled.length >= 34);
+    await until(async () => (await depth(queue)) === 0);
+    expect(handled).to.have.members([old, ...enveloped, ...published].map((e) => e.eventId));
+    expect(handled).to.have.length(34);
+  });
+
+  it('dead-letters a poison event of an envelope alone, with its reason, and persists its siblings', async () => {
+    const handled: string[] = [];
+    const seen = await startConsumer({
+      handle: (events) => {
+        handled.push(...events.map((e) => e.eventId));
+        return Promise.resolve({ deadLetter: [], retry: [] });
+      },
+    });
+    const siblings = [event(1), event(2)];
+    const envelopeId = randomUUID();
+    const raw = await admin.createConfirmChannel();
+    raw.sendToQueue(
+      queue,
+      encodeEnvelope([
+        encodeWriteEvent(siblings[0]!),
+        Buffer.from('{"kind":"message.created","eventId":"x"}'),
+        encodeWriteEvent(siblings[1]!),
+      ]),
+      {
+        persistent: true,
+        contentType: ENVELOPE_CONTENT_TYPE,
+        messageId: envelopeId,
+        headers: { 'x-events': 3 },
+      },
+    );
+    await raw.waitForConfirms();
+    await until(async () => (await depth(deadLetterQueueOf(queue))) === 1);
+    await until(async () => (await depth(queue)) === 0);
+    expect(handled).to.deep.equal(siblings.map((e) => e.eventId));
+    const [dead] = await drainQueue(deadLetterQueueOf(queue));
+    expect(dead?.content.toString()).to.equal('{"kind":"message.created","eventId":"x"}');
+    expect(dead?.properties.messageId).to.equal(`${envelopeId}/1`);
+    expect(dead?.properties.headers?.['x-envelope-id']).to.equal(envelopeId);
+    expect(String(dead?.properties.headers?.['x-death-reason'])).to.match(
+      /^poison: invalid fields/,
+    );
+    await until(() => seen.deadLettered.length === 1);
+    expect(seen.deadLettered).to.deep.equal(['poison']);
   });
 });

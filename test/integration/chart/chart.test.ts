@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { ensureHelm } from '../../../scripts/ensure-helm.js';
+import { API_NODE_FLAGS } from '../../e2e/support/system.js';
 import {
   allContainers,
   chartDir,
@@ -367,6 +368,12 @@ describe('Helm chart charts/chat-system', function () {
         containerPort: 8080,
         protocol: 'TCP',
       });
+      // The heap bounds the benchmark measures the API with.
+      expect(container(deployment('api'), 'api')['command']).to.deep.equal([
+        'node',
+        ...API_NODE_FLAGS,
+        'dist/cmd/api/main.js',
+      ]);
     });
 
     it('runs the flusher every minute, never twice at once, with bounded runs and history', () => {

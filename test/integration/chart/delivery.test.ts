@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import YAML from 'yaml';
 import { ensureHelm } from '../../../scripts/ensure-helm.js';
+import { API_NODE_FLAGS } from '../../e2e/support/system.js';
 import {
   chartDir,
   helmTemplate,
@@ -196,7 +197,7 @@ describe('Dockerfile and .dockerignore', () => {
       ]),
     );
     expect(commands).to.deep.equal({
-      api: ['node', 'dist/cmd/api/main.js'],
+      api: ['node', ...API_NODE_FLAGS, 'dist/cmd/api/main.js'],
       consumer: ['node', 'dist/cmd/consumer/main.js'],
       flusher: ['node', 'dist/cmd/flusher/main.js', '--once'],
       migrate: ['node', 'dist/cmd/migrate/main.js'],

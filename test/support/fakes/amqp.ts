@@ -10,6 +10,9 @@ import type { ChannelModel } from 'amqplib';
  *   every unconfirmed callback with Error('channel closed') before any other 'close' listener;
  * - a mandatory, unroutable message gets a 'return' just before its ack;
  * - closing the connection closes its channels, then emits 'close'.
+ * For the consumer: `deliver` hands a message to the consume callback, and ack, nack and
+ * reject are recorded in `settlements`; with `autoConfirm`, every send is acked at once (the
+ * dead-letter queue's confirms).
  */
 
 type ConfirmCallback = (err: Error | null) => void;
@@ -24,8 +27,32 @@ export interface SentMessage {
   readonly callback: ConfirmCallback;
 }
 
+/** A delivered message, as amqplib's ConsumeMessage, as far as the consumer reads it. */
+export interface FakeDelivery {
+  readonly content: Buffer;
+  readonly fields: { readonly deliveryTag: number; readonly redelivered: boolean };
+  readonly properties: {
+    readonly contentType?: string;
+    readonly messageId?: string;
+    readonly type?: string;
+    readonly headers?: Record<string, unknown>;
+  };
+}
+
+export interface Settlement {
+  readonly kind: 'ack' | 'nack' | 'reject';
+  readonly deliveryTag: number;
+  /** ack and nack: every outstanding tag up to this one. */
+  readonly allUpTo: boolean;
+  readonly requeue: boolean;
+}
+
 export class FakeChannel extends EventEmitter {
   closed = false;
+  autoConfirm = false;
+  readonly settlements: Settlement[] = [];
+  private onMessage: ((message: FakeDelivery | null) => void) | null = null;
+  private nextTag = 1;
   /** What the next sendToQueue returns: false = the write buffer is full. */
   writable = true;
   readonly sent: SentMessage[] = [];
@@ -62,8 +89,12 @@ export class FakeChannel extends EventEmitter {
     return reply;
   }
 
-  consume(queue: string): Promise<{ consumerTag: string }> {
+  consume(
+    queue: string,
+    onMessage?: (message: FakeDelivery | null) => void,
+  ): Promise<{ consumerTag: string }> {
     if (this.closed) return Promise.reject(new Error('Channel closed'));
+    this.onMessage = onMessage ?? null;
     const reply = Promise.resolve({ consumerTag: `ctag-${queue}` });
     this.onDeclare?.(`consume:${queue}`);
     return reply;
@@ -76,8 +107,56 @@ export class FakeChannel extends EventEmitter {
     callback: ConfirmCallback,
   ): boolean {
     if (this.closed) throw new Error('Channel closed');
-    this.sent.push({ queue, content, options, at: Date.now(), confirmed: false, callback });
+    const message = { queue, content, options, at: Date.now(), confirmed: false, callback };
+    this.sent.push(message);
+    if (this.autoConfirm) {
+      queueMicrotask(() => {
+        if (message.confirmed) return;
+        message.confirmed = true;
+        callback(null);
+      });
+    }
     return this.writable;
+  }
+
+  /** Hands a message to the consumer, as the broker would; returns its delivery tag. */
+  deliver(
+    content: Buffer,
+    properties: FakeDelivery['properties'] = {},
+    redelivered = false,
+  ): number {
+    if (this.onMessage === null) throw new Error('nothing consumes');
+    const deliveryTag = this.nextTag;
+    this.nextTag += 1;
+    this.onMessage({ content, fields: { deliveryTag, redelivered }, properties });
+    return deliveryTag;
+  }
+
+  ack(message: FakeDelivery, allUpTo = false): void {
+    this.settlements.push({
+      kind: 'ack',
+      deliveryTag: message.fields.deliveryTag,
+      allUpTo,
+      requeue: false,
+    });
+  }
+
+  nack(message: FakeDelivery, allUpTo = false, requeue = true): void {
+    this.settlements.push({
+      kind: 'nack',
+      deliveryTag: message.fields.deliveryTag,
+      allUpTo,
+      requeue,
+    });
+  }
+
+  reject(message: FakeDelivery, requeue = true): void {
+    this.settlements.push({
+      kind: 'reject',
+      deliveryTag: message.fields.deliveryTag,
+      allUpTo: false,
+      requeue,
+    });
   }
 
   /** Settles the oldest unconfirmed message the way the broker would. */

@@ -1,7 +1,9 @@
 import { expect } from 'chai';
 import {
   PoisonMessageError,
+  decodeEnvelope,
   decodeWriteEvent,
+  encodeEnvelope,
   encodeWriteEvent,
 } from '../../../internal/domain/events.js';
 import type { WriteEvent } from '../../../internal/domain/model.js';
@@ -53,5 +55,32 @@ describe('domain/events', () => {
       const body = Buffer.from(JSON.stringify({ ...fence, epoch }));
       expect(() => decodeWriteEvent(body)).to.throw(PoisonMessageError, /epoch/);
     }
+  });
+
+  it('splits an envelope into its events exactly, even with newlines inside their content', () => {
+    const multiline: WriteEvent = { ...message, content: 'line 1\nline 2\r\n' };
+    const entries = decodeEnvelope(encodeEnvelope([message, multiline].map(encodeWriteEvent)));
+    expect(entries.map((e) => ('event' in e ? e.event : e.poison))).to.deep.equal([
+      message,
+      multiline,
+    ]);
+    expect(entries[1]?.content.equals(encodeWriteEvent(multiline))).to.equal(true);
+  });
+
+  it('makes an undecodable event of an envelope poison alone, keeping its bytes', () => {
+    const body = encodeEnvelope([
+      encodeWriteEvent(message),
+      Buffer.from('{nope'),
+      Buffer.from(''),
+      encodeWriteEvent(message),
+    ]);
+    const entries = decodeEnvelope(body);
+    expect(entries.map((e) => ('event' in e ? 'event' : e.poison.reason))).to.deep.equal([
+      'event',
+      'body is not valid JSON',
+      'empty event in envelope',
+      'event',
+    ]);
+    expect(entries[1]?.content.toString()).to.equal('{nope');
   });
 });

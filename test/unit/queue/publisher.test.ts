@@ -8,7 +8,8 @@ import {
   type AppError,
 } from '../../../internal/domain/errors.js';
 import type { WriteEvent } from '../../../internal/domain/model.js';
-import { FakeConnection, type FakeChannel } from '../../support/fakes/amqp.js';
+import { FakeConnection, type FakeChannel, type SentMessage } from '../../support/fakes/amqp.js';
+import { ENVELOPE_CONTENT_TYPE, decodeEnvelope } from '../../../internal/domain/events.js';
 import { silentLogger } from '../../support/environment.js';
 
 const event = (): WriteEvent => ({
@@ -47,7 +48,13 @@ function track(promise: Promise<void>) {
 const codeOf = (err: unknown) => (err as AppError).code;
 
 function setUp(options: Partial<PublisherOptions> = {}) {
-  const seen = { refused: [] as string[], republished: 0, failed: 0, confirmed: 0 };
+  const seen = {
+    refused: [] as string[],
+    republished: 0,
+    failed: 0,
+    confirmed: 0,
+    sent: [] as number[],
+  };
   const publisher = new ConfirmPublisher(
     'writes',
     {
@@ -55,6 +62,7 @@ function setUp(options: Partial<PublisherOptions> = {}) {
       failed: () => void (seen.failed += 1),
       refused: (reason) => void seen.refused.push(reason),
       republished: () => void (seen.republished += 1),
+      sent: (events) => void seen.sent.push(events),
     },
     { retryDelayMs: 5, ...options },
   );
@@ -129,7 +137,8 @@ describe('ConfirmPublisher (fake amqplib)', () => {
     channel.drain();
     expect(publisher.accepting).to.equal(true);
     const third = track(publisher.publish(event(), within(1_000)));
-    expect(channel.sent).to.have.length(2);
+    // The first still awaits its confirm: the third goes once the envelope's linger is over.
+    await until(() => channel.sent.length === 2);
     channel.confirm('ack');
     channel.confirm('ack');
     await Promise.all([first.done, third.done]);
@@ -146,7 +155,7 @@ describe('ConfirmPublisher (fake amqplib)', () => {
     expect(publisher.accepting).to.equal(false);
     const error = await publisher.publish(event(), within(1_000)).catch((err: unknown) => err);
     expect(codeOf(error)).to.equal('broker_unavailable');
-    expect(connection.channel.sent).to.have.length(2);
+    await until(() => connection.channel.sent.length === 2);
     connection.channel.confirm('ack');
     connection.channel.confirm('ack');
     await Promise.all(waiting);
@@ -161,7 +170,7 @@ describe('ConfirmPublisher (fake amqplib)', () => {
       .publish(event(), within(1_000))
       .catch((err: unknown) => err);
     expect(codeOf(refused)).to.equal('broker_unavailable');
-    expect(other.channel.sent).to.have.length(2);
+    await until(() => other.channel.sent.length === 2);
     other.channel.confirm('ack');
     other.channel.confirm('ack');
     await Promise.all([one, two]);
@@ -245,6 +254,7 @@ describe('ConfirmPublisher (fake amqplib)', () => {
     const nacked = track(publisher.publish(event(), within(100)));
     connection.channel.confirm('nack');
     const returned = track(publisher.publish(event(), within(100)));
+    await until(() => connection.channel.sent.length === 2);
     connection.channel.confirm('return');
     await Promise.all([nacked.done, returned.done]);
     expect(nacked.error).to.be.instanceOf(BrokerUnavailableError);
@@ -282,10 +292,162 @@ describe('ConfirmPublisher (fake amqplib)', () => {
     second.channel.drain();
     expect(second.channel.sent).to.have.length(1);
     second.unblock();
-    expect(second.channel.sent).to.have.length(2);
+    await until(() => second.channel.sent.length === 2);
     second.channel.confirm('ack');
     second.channel.confirm('ack');
     await Promise.all(publishes);
+  });
+});
+
+/** The event ids a sent message carries, whether a plain event message or an envelope. */
+function idsOf(message: SentMessage | undefined): string[] {
+  if (message === undefined) return [];
+  if (message.options['contentType'] !== ENVELOPE_CONTENT_TYPE) {
+    return [(JSON.parse(message.content.toString()) as WriteEvent).eventId];
+  }
+  return decodeEnvelope(message.content).map((entry) =>
+    'event' in entry ? entry.event.eventId : 'poison',
+  );
+}
+
+describe('ConfirmPublisher group commit (fake amqplib)', () => {
+  it('sends at once, alone and as a plain event message, while nothing awaits a confirm', async () => {
+    const { publisher, seen, connect } = setUp({ envelopeLingerUs: 100_000 });
+    const connection = await connect();
+    const e = event();
+    const publish = publisher.publish(e, within(1_000));
+    // Synchronously: no linger when idle.
+    expect(connection.channel.sent).to.have.length(1);
+    const sent = connection.channel.sent[0];
+    expect(sent?.options).to.include({ contentType: 'application/json', messageId: e.eventId });
+    connection.channel.confirm('ack');
+    await publish;
+    const next = publisher.publish(event(), within(1_000));
+    expect(connection.channel.sent).to.have.length(2);
+    connection.channel.confirm('ack');
+    await next;
+    expect(seen.sent).to.deep.equal([1, 1]);
+  });
+
+  it('coalesces publishes made while another awaits its confirm into one envelope; each resolves on its confirm', async () => {
+    const { publisher, seen, connect } = setUp({ envelopeLingerUs: 0 });
+    const connection = await connect();
+    const channel = connection.channel;
+    const first = track(publisher.publish(event(), within(1_000)));
+    const others = [event(), event(), event()];
+    const tracked = others.map((e) => track(publisher.publish(e, within(1_000))));
+    expect(channel.sent).to.have.length(1);
+    await until(() => channel.sent.length === 2);
+    const envelope = channel.sent[1];
+    expect(envelope?.options).to.include({
+      contentType: ENVELOPE_CONTENT_TYPE,
+      type: 'envelope',
+      persistent: true,
+      mandatory: true,
+    });
+    expect(envelope?.options['headers']).to.deep.equal({ 'x-events': 3 });
+    expect(idsOf(envelope)).to.deep.equal(others.map((e) => e.eventId));
+    expect(seen.sent).to.deep.equal([1, 3]);
+
+    channel.confirm('ack');
+    await first.done;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(tracked.map((t) => t.settled)).to.deep.equal([false, false, false]);
+    channel.confirm('ack');
+    await Promise.all(tracked.map((t) => t.done));
+    expect(tracked.map((t) => t.error)).to.deep.equal([undefined, undefined, undefined]);
+    expect(seen.confirmed).to.equal(4);
+  });
+
+  it('sends an envelope as soon as it holds envelopeMaxEvents events', async () => {
+    const { publisher, seen, connect } = setUp({ envelopeMaxEvents: 3, envelopeLingerUs: 100_000 });
+    const connection = await connect();
+    const publishes = Array.from({ length: 8 }, () => publisher.publish(event(), within(1_000)));
+    // One alone (idle), then two full envelopes at once; the last one waits for its linger.
+    expect(seen.sent).to.deep.equal([1, 3, 3]);
+    for (let i = 0; i < 3; i += 1) connection.channel.confirm('ack');
+    // Nothing awaits a confirm any more: the rest goes without waiting for the linger.
+    await until(() => seen.sent.length === 4);
+    expect(seen.sent).to.deep.equal([1, 3, 3, 1]);
+    connection.channel.confirm('ack');
+    await Promise.all(publishes);
+  });
+
+  it('keeps an envelope under envelopeMaxBytes', async () => {
+    // One event is about 220 bytes: two fit under 500, a third would pass it.
+    const { publisher, seen, connect } = setUp({ envelopeMaxBytes: 500, envelopeLingerUs: 0 });
+    const connection = await connect();
+    const publishes = Array.from({ length: 6 }, () => publisher.publish(event(), within(1_000)));
+    await until(() => seen.sent.reduce((a, b) => a + b, 0) === 6);
+    expect(seen.sent).to.deep.equal([1, 2, 2, 1]);
+    expect(connection.channel.sent.every((m) => m.content.length <= 500)).to.equal(true);
+    for (let i = 0; i < 4; i += 1) connection.channel.confirm('ack');
+    await Promise.all(publishes);
+  });
+
+  it('lingers while busy, and sends what it gathered once nothing awaits a confirm', async () => {
+    const { publisher, seen, connect } = setUp({ envelopeLingerUs: 100_000 });
+    const connection = await connect();
+    const first = publisher.publish(event(), within(1_000));
+    const second = publisher.publish(event(), within(1_000));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(seen.sent).to.deep.equal([1]);
+    connection.channel.confirm('ack');
+    await first;
+    await until(() => seen.sent.length === 2);
+    connection.channel.confirm('ack');
+    await second;
+
+    // Without a confirm, the linger alone ends the wait.
+    const lingering = setUp({ envelopeLingerUs: 1_000 });
+    const other = await lingering.connect();
+    const a = lingering.publisher.publish(event(), within(1_000));
+    const b = lingering.publisher.publish(event(), within(1_000));
+    await until(() => lingering.seen.sent.length === 2);
+    other.channel.confirm('ack');
+    other.channel.confirm('ack');
+    await Promise.all([a, b]);
+  });
+
+  it('sends every event alone with envelopeMaxEvents 1', async () => {
+    const { publisher, seen, connect } = setUp({ envelopeMaxEvents: 1 });
+    const connection = await connect();
+    const publishes = Array.from({ length: 4 }, () => publisher.publish(event(), within(1_000)));
+    expect(seen.sent).to.deep.equal([1, 1, 1, 1]);
+    for (let i = 0; i < 4; i += 1) connection.channel.confirm('ack');
+    await Promise.all(publishes);
+  });
+
+  it('re-publishes the events of a lost envelope with their own ids, and drops one past its sendBy alone', async () => {
+    const { publisher, seen, connect } = setUp({ envelopeLingerUs: 0 });
+    const first = await connect();
+    const leader = event();
+    const lead = track(publisher.publish(leader, within(2_000)));
+    const short = event();
+    const long = event();
+    const shortDeadline = within(80);
+    const early = track(publisher.publish(short, shortDeadline));
+    const late = track(publisher.publish(long, within(2_000)));
+    await until(() => first.channel.sent.length === 2);
+    expect(idsOf(first.channel.sent[1])).to.deep.equal([short.eventId, long.eventId]);
+    await first.close();
+    // No channel until the short deadline has passed: that event alone is answered unknown.
+    await early.done;
+    expect(codeOf(early.error)).to.equal('outcome_unknown');
+    expect(late.settled).to.equal(false);
+
+    const second = await connect();
+    await until(() => second.channel.sent.length === 2);
+    const resent = second.channel.sent.flatMap(idsOf);
+    expect(resent).to.have.members([leader.eventId, long.eventId]);
+    expect(resent).to.not.include(short.eventId);
+    expect(second.channel.sent.every((m) => m.at >= shortDeadline.sendBy)).to.equal(true);
+    second.channel.confirm('ack');
+    second.channel.confirm('ack');
+    await Promise.all([lead.done, late.done]);
+    expect([lead.error, late.error]).to.deep.equal([undefined, undefined]);
+    expect(seen.republished).to.equal(2);
+    expect(seen.failed).to.equal(1);
   });
 });
 
