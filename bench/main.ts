@@ -398,7 +398,7 @@ try {
 
   // Deletion: its own API and consumer on the same queue (everything above is stopped first).
   await Promise.all(programs.splice(0).map((p) => stopProgram(p)));
-  const purge = await benchPurge(env, sequelize);
+  const deletion = await benchPurge(env, sequelize);
 
   const figures: BenchFigures = {
     node: process.version,
@@ -445,7 +445,7 @@ try {
       apiHeapUsedMiBAtEnd: finalHeap,
       apiNodeFlags: [...API_NODE_FLAGS],
     },
-    purge,
+    purge: deletion,
     // search: the MySQL search figures (bench/search.ts) go here when that phase runs.
   };
   console.log(`BENCH_JSON ${JSON.stringify(figures)}`);
