@@ -13,11 +13,15 @@ export class SearchService {
     private readonly backend: SearchPort,
     private readonly applications: ApplicationRepository,
     private readonly chats: ChatRepository,
+    /** Whether a chat answered 201 is still unpersisted (read-your-writes). */
+    private readonly pendingChat?: (token: string, chat: number) => Promise<boolean>,
   ) {}
 
   async search(token: string, chatNumber: number, request: SearchRequest): Promise<SearchPage> {
     if (!isWellFormedToken(token)) throw new NotFoundError('application');
     if ((await this.chats.find(token, chatNumber)) === null) {
+      // Answered 201, not persisted yet: nothing of it can be found yet, but it exists.
+      if (await this.pendingChat?.(token, chatNumber)) return { items: [], next: null };
       const app = await this.applications.findByToken(token);
       throw new NotFoundError(app === null ? 'application' : 'chat');
     }
