@@ -259,13 +259,13 @@ export class RedisLiveLog implements LiveLog, LiveFeed, CreateAnnouncer {
     const connection = this.blocking ?? this.redis;
     if (cursors.length === 0) return [];
     const byKey = new Map(cursors.map((c) => [this.keys.events(c.token, c.chat), c]));
-    const reply = (await connection.xread(
+    const reply = await connection.xread(
       'BLOCK',
       blockMs,
       'STREAMS',
       ...byKey.keys(),
       ...cursors.map((c) => c.after),
-    ));
+    );
     if (reply === null) return [];
     return reply.flatMap(([key, entries]) => {
       const cursor = byKey.get(key);
