@@ -160,14 +160,14 @@ describe('jobs/PersistBatch', function () {
         order.push('commit');
         return Promise.resolve({
           ...ok(),
-          discarded: [dropped as WriteEvent],
+          discarded: [dropped],
           rejected: [
-            { event: refused as WriteEvent, reason: { code: 'conflict' as const, detail: 'x' } },
+            { event: refused, reason: { code: 'conflict' as const, detail: 'x' } },
           ],
         });
       },
       announcer,
-    }).handle([kept as WriteEvent, dropped as WriteEvent, refused as WriteEvent]);
+    }).handle([kept, dropped, refused]);
     expect(order).to.deep.equal(['commit', 'settle', 'settle']);
     expect(settled).to.deep.equal([[[kept], [dropped]]]);
   });
