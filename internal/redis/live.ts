@@ -37,7 +37,9 @@ local function trim(key, keep, age)
   if tonumber(string.match(keepFrom, '^(%d+)')) >= horizon then
     minid = string.format('%d', horizon) .. '-0'
   end
-  redis.call('XTRIM', key, 'MINID', minid)
+  -- Keep one more, the newest that could go: a client that saw it resumes without a reset.
+  local before = redis.call('XREVRANGE', key, '(' .. minid, '-', 'COUNT', 1)[1]
+  if before then redis.call('XTRIM', key, 'MINID', before[1]) end
 end
 `;
 
@@ -150,13 +152,9 @@ export class RedisLiveLog implements LiveLog, LiveFeed, CreateAnnouncer {
     private readonly retention: LogRetention,
     private readonly blocking: Redis | null = null,
   ) {
-    blocking?.on('ready', () => {
-      void blocking.client('ID').then(
-        (id) => {
-          this.blockingId = Number(id);
-        },
-        () => undefined,
-      );
+    // A new connection has a new id: read() asks for it again before blocking.
+    blocking?.on('close', () => {
+      this.blockingId = null;
     });
   }
 
@@ -246,8 +244,9 @@ export class RedisLiveLog implements LiveLog, LiveFeed, CreateAnnouncer {
     const last = compareIds(after, info.lastGenerated);
     // An id this log never gave (from a log that was lost, or not an id at all): re-list.
     if (last === null || last > 0) return 'reset';
-    // Events after it were trimmed: they cannot be replayed.
-    if ((compareIds(after, info.maxDeleted) ?? -1) < 0) return 'reset';
+    // Events after it may have been trimmed: they cannot be replayed. Trimming always keeps
+    // the newest event it could have removed, so an id at the first kept event is complete.
+    if (info.trimmed && (compareIds(after, info.firstId) ?? -1) < 0) return 'reset';
     const entries = (await this.redis.xrange(key, `(${after}`, '+', 'COUNT', limit)) as RawEntry[];
     return entries.map(toLogged);
   }
@@ -258,6 +257,10 @@ export class RedisLiveLog implements LiveLog, LiveFeed, CreateAnnouncer {
   ): Promise<readonly { token: string; chat: number; events: readonly LoggedEvent[] }[]> {
     const connection = this.blocking ?? this.redis;
     if (cursors.length === 0) return [];
+    // Known before blocking, so that interrupt() can end the read.
+    if (this.blocking !== null && this.blockingId === null) {
+      this.blockingId = Number(await this.blocking.client('ID'));
+    }
     const byKey = new Map(cursors.map((c) => [this.keys.events(c.token, c.chat), c]));
     const reply = await connection.xread(
       'BLOCK',
@@ -280,22 +283,32 @@ export class RedisLiveLog implements LiveLog, LiveFeed, CreateAnnouncer {
     await this.redis.client('UNBLOCK', this.blockingId);
   }
 
-  /** The log's last id ever given and the highest id trimmed away (`0-0`: none). */
-  private async info(key: string): Promise<{ lastGenerated: string; maxDeleted: string }> {
+  /**
+   * The log's last id ever given, its first kept id, and whether anything was trimmed (XINFO
+   * STREAM; XTRIM does not move max-deleted-entry-id before Redis 7.2, entries-added does).
+   */
+  private async info(
+    key: string,
+  ): Promise<{ lastGenerated: string; firstId: string; trimmed: boolean }> {
     let reply: unknown[];
     try {
       reply = (await this.redis.xinfo('STREAM', key)) as unknown[];
     } catch (err) {
       if (err instanceof Error && /no such key/i.test(err.message)) {
-        return { lastGenerated: '0-0', maxDeleted: '0-0' };
+        return { lastGenerated: '0-0', firstId: '0-0', trimmed: false };
       }
       throw err;
     }
-    const field = (name: string) => {
+    const field = (name: string): unknown => {
       const at = reply.indexOf(name);
-      return at >= 0 ? String(reply[at + 1]) : '0-0';
+      return at >= 0 ? reply[at + 1] : null;
     };
-    return { lastGenerated: field('last-generated-id'), maxDeleted: field('max-deleted-entry-id') };
+    const first = field('first-entry') as RawEntry | null;
+    return {
+      lastGenerated: (field('last-generated-id') as string | null) ?? '0-0',
+      firstId: first?.[0] ?? '0-0',
+      trimmed: Number(field('entries-added')) > Number(field('length')),
+    };
   }
 }
 

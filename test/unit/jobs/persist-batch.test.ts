@@ -161,9 +161,7 @@ describe('jobs/PersistBatch', function () {
         return Promise.resolve({
           ...ok(),
           discarded: [dropped],
-          rejected: [
-            { event: refused, reason: { code: 'conflict' as const, detail: 'x' } },
-          ],
+          rejected: [{ event: refused, reason: { code: 'conflict' as const, detail: 'x' } }],
         });
       },
       announcer,
