@@ -13,6 +13,9 @@ const order = (id: string) => {
 };
 const increasing = (events: readonly SseEvent[]) =>
   events.every((e, i) => i === 0 || order(e.id) > order(events[i - 1]!.id));
+/** Waits until `condition` holds (the streams fill in the background). */
+const holds = (condition: () => boolean) =>
+  eventually(() => Promise.resolve(condition() ? true : undefined));
 const numbers = (events: readonly SseEvent[]) =>
   events.map((e) => (JSON.parse(e.data) as { message_number: number }).message_number);
 
@@ -41,7 +44,7 @@ describe('e2e: live event streams and read-your-writes, with two APIs and two co
     expect(client.status).to.equal(200);
     expect(client.contentType).to.match(/^text\/event-stream/);
     // The stream is registered once its first bytes arrived.
-    await eventually(async () => (client.retries.length > 0 ? true : undefined));
+    await holds(() => client.retries.length > 0);
     return client;
   };
   const newChat = async () => {
@@ -84,10 +87,8 @@ describe('e2e: live event streams and read-your-writes, with two APIs and two co
         created.push(reply.body);
       }
     }
-    await eventually(async () =>
-      onA.of('message.created').length >= N && onB.of('message.created').length >= N
-        ? true
-        : undefined,
+    await holds(
+      () => onA.of('message.created').length >= N && onB.of('message.created').length >= N,
     );
     for (const client of [onA, onB]) {
       const events = client.of('message.created');
@@ -120,7 +121,7 @@ describe('e2e: live event streams and read-your-writes, with two APIs and two co
     const first = await subscribe(a, path);
     for (let i = 1; i <= 10; i += 1)
       expect((await post(a, path, `before ${i}`)).status).to.equal(201);
-    await eventually(async () => (first.of('message.created').length >= 5 ? true : undefined));
+    await holds(() => first.of('message.created').length >= 5);
     first.close();
     const seen = [...first.events];
     const lastId = seen.at(-1)!.id;
@@ -134,12 +135,11 @@ describe('e2e: live event streams and read-your-writes, with two APIs and two co
     expect(edit.status).to.equal(200);
     expect((await call(a, 'DELETE', T.message, `${path}/messages/4`)).status).to.equal(204);
     const resumed = await subscribe(b, path, lastId);
-    await eventually(async () =>
-      seen.filter((e) => e.event === 'message.created').length +
-        resumed.of('message.created').length >=
-        20 && resumed.of('message.deleted').length === 1
-        ? true
-        : undefined,
+    await holds(
+      () =>
+        seen.filter((e) => e.event === 'message.created').length +
+          resumed.of('message.created').length >=
+          20 && resumed.of('message.deleted').length === 1,
     );
     const all = [...seen, ...resumed.events];
     expect(resumed.of('reset')).to.deep.equal([]);
@@ -157,9 +157,7 @@ describe('e2e: live event streams and read-your-writes, with two APIs and two co
     // The query parameter resumes the same way.
     const byQuery = await SseClient.open(`${a}${path}/events?last_event_id=${lastId}`);
     open.push(byQuery);
-    await eventually(async () =>
-      byQuery.events.length >= resumed.events.length ? true : undefined,
-    );
+    await holds(() => byQuery.events.length >= resumed.events.length);
     expect(byQuery.events.map((e) => e.id)).to.deep.equal(resumed.events.map((e) => e.id));
   });
 
@@ -196,7 +194,7 @@ describe('e2e: live event streams and read-your-writes, with two APIs and two co
       for (const consumer of system.consumers) consumer.child.kill('SIGCONT');
       const edited = await editing;
       expect(edited.status).to.equal(200);
-      await eventually(async () => (stream.of('message.updated').length === 1 ? true : undefined));
+      await holds(() => stream.of('message.updated').length === 1);
       expect(stream.events.map((e) => e.event)).to.deep.equal([
         'message.created',
         'message.updated',
