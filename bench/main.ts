@@ -7,7 +7,8 @@
  *      search_outbox, and the indexer drains it meanwhile;
  *   4. 201→readable lag p50/p99 at a sustained rate with a consumer running;
  *   5. the API's resident memory;
- *   6. the cost of numbering: MySQL reservations per create, and bytes per idempotency record.
+ *   6. the cost of numbering: MySQL reservations per create, and bytes per idempotency record;
+ *   7. event streams (bench/live.ts): 1,000 streams over 100 chats at 1,000 creates/s.
  * BENCH_SECONDS (default 10), BENCH_RATE (default 5000/s), BENCH_CONSUMERS (default 1).
  */
 import { readFileSync } from 'node:fs';
@@ -28,6 +29,7 @@ import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { KeySpace } from '../internal/redis/keys.js';
 import { startSearchStandIn } from '../test/support/search-stand-in.js';
+import { benchLive, formatLive } from './live.js';
 
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
 const rate = Number(process.env['BENCH_RATE'] ?? 5_000);
@@ -298,7 +300,10 @@ try {
   console.log(
     `  lag p50 ${percentile(sorted, 50)} ms   p99 ${percentile(sorted, 99)} ms   max ${sorted.at(-1)} ms`,
   );
-  console.log(`  API RSS after all phases: ${rssMiB(api.child.pid!, 'VmRSS')} MiB`);
+  console.log(`  API RSS after all phases: ${rssMiB(api.child.pid!, 'VmRSS')} MiB\n`);
+
+  // Event streams: a phase of its own (bench/live.ts), with its own API and consumer.
+  console.log(formatLive(await benchLive({ seconds })));
 } finally {
   await Promise.all(programs.map((p) => stopProgram(p)));
   await stopSearch();

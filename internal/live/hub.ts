@@ -244,13 +244,19 @@ export class StreamHub {
         for (const event of batch.events) {
           if (!later(event.id, channel.lastId)) continue;
           channel.lastId = event.id;
-          for (const s of channel.subscribers) this.deliver(s, event);
+          const text = frame(event);
+          for (const s of channel.subscribers) this.deliver(s, event, false, text);
         }
       }
     }
   }
 
-  private deliver(subscriber: Subscriber, event: LoggedEvent, replaying = false): void {
+  private deliver(
+    subscriber: Subscriber,
+    event: LoggedEvent,
+    replaying = false,
+    text = frame(event),
+  ): void {
     if (subscriber.closed) return;
     if (subscriber.held !== null && !replaying) {
       subscriber.held.push(event);
@@ -258,7 +264,7 @@ export class StreamHub {
     }
     if (!later(event.id, subscriber.sent)) return;
     subscriber.sent = event.id;
-    this.write(subscriber, frame(event));
+    this.write(subscriber, text);
     this.metrics.sent(event.type, Math.max(0, Date.now() - event.appendedAt) / 1000);
     // A deleted chat has nothing more to say; a reconnect gets its 404.
     if (event.type === 'chat.deleted') {

@@ -12,6 +12,8 @@ export interface SseEvent {
  */
 export class SseClient {
   readonly events: SseEvent[] = [];
+  /** When each event arrived (Date.now()), in the same order. */
+  readonly arrivals: number[] = [];
   readonly retries: string[] = [];
   comments = 0;
   status = 0;
@@ -76,6 +78,7 @@ export class SseClient {
       }
       if (fields['retry'] !== undefined) this.retries.push(fields['retry']);
       if (fields['event'] !== undefined || fields['data'] !== undefined) {
+        this.arrivals.push(Date.now());
         this.events.push({
           id: fields['id'] ?? '',
           event: fields['event'] ?? 'message',
