@@ -78,7 +78,7 @@ describe('redis: chats’ event logs and read-your-writes entries (Redis Streams
     // Let a millisecond pass so every entry is older than minAge.
     await new Promise((resolve) => setTimeout(resolve, 5));
     await old.append(token, 1, { type: 'chat.updated', data: {} });
-    const kept = (await old.since(token, 1, '0-0', 100));
+    const kept = await old.since(token, 1, '0-0', 100);
     expect(kept).to.equal('reset');
     // The last five, and the newest it could have removed (so a client that saw it resumes).
     expect(await redis.xlen(keys.events(token, 1))).to.equal(6);
