@@ -83,6 +83,9 @@ export class StreamHub {
   private closed = false;
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
+  /** Reads started so far, and whether one is in progress. */
+  private reads = 0;
+  private reading = false;
   private readonly heartbeat: NodeJS.Timeout;
 
   constructor(
@@ -199,12 +202,25 @@ export class StreamHub {
     this.opening.set(key, opened);
     try {
       const channel = await opened;
-      // The loop's read in progress does not know this chat yet.
-      this.feed.interrupt().catch(() => undefined);
+      this.kick();
       return channel;
     } finally {
       this.opening.delete(key);
     }
+  }
+
+  /**
+   * The read in progress does not know a new chat: end it, and again every 50 ms until a new
+   * read started (an interrupt that reaches Redis before the read itself is lost).
+   */
+  private kick(): void {
+    const started = this.reads;
+    const again = () => {
+      if (this.closed || this.reads !== started || !this.reading) return;
+      this.feed.interrupt().catch(() => undefined);
+      setTimeout(again, 50).unref();
+    };
+    again();
   }
 
   private ensureLoop(): void {
@@ -225,6 +241,8 @@ export class StreamHub {
       }
       const channels = [...this.channels.values()];
       let batches;
+      this.reads += 1;
+      this.reading = true;
       try {
         batches = await this.feed.read(
           channels.map((c) => ({ token: c.token, chat: c.chat, after: c.lastId })),
@@ -232,12 +250,14 @@ export class StreamHub {
         );
         backoffMs = 100;
       } catch (err) {
+        this.reading = false;
         if (this.closed) break;
         this.logger.warn({ err }, 'reading the chats’ event logs failed; retrying');
         await new Promise((resolve) => setTimeout(resolve, backoffMs));
         backoffMs = Math.min(backoffMs * 2, 5_000);
         continue;
       }
+      this.reading = false;
       for (const batch of batches) {
         const channel = this.channels.get(keyOf(batch.token, batch.chat));
         if (channel === undefined) continue;
