@@ -97,13 +97,23 @@ const COMMANDS = { APPEND, SETTLE, CONFIRM, FIND } as const;
 const PREFIX = 'chatSystemLive_';
 type ScriptCommand = (...args: (string | number)[]) => Promise<unknown>;
 
+/**
+ * Defines the scripts on the client. Call it when the adapter is built, never lazily: an
+ * auto-pipeline created before a command was defined lacks it, and ioredis then fails every
+ * command of that pipeline with an uncaught TypeError (redis/ioredis#1931).
+ */
+function defineScripts(redis: Redis): void {
+  for (const [name, lua] of Object.entries(COMMANDS)) {
+    if (!(PREFIX + name in redis)) redis.defineCommand(PREFIX + name, { lua });
+  }
+}
+
 function run(
   redis: Redis,
   name: keyof typeof COMMANDS,
   keys: readonly string[],
   args: readonly (string | number)[],
 ): Promise<unknown> {
-  if (!(PREFIX + name in redis)) redis.defineCommand(PREFIX + name, { lua: COMMANDS[name] });
   const command = (redis as unknown as Record<string, ScriptCommand>)[PREFIX + name];
   if (command === undefined) throw new Error(`script ${name} is not defined`);
   return command.call(redis, keys.length, ...keys, ...args);
@@ -152,6 +162,7 @@ export class RedisLiveLog implements LiveLog, LiveFeed, CreateAnnouncer {
     private readonly retention: LogRetention,
     private readonly blocking: Redis | null = null,
   ) {
+    defineScripts(redis);
     // A new connection has a new id: read() asks for it again before blocking.
     blocking?.on('close', () => {
       this.blockingId = null;
@@ -318,7 +329,9 @@ export class RedisPendingCreates implements PendingCreates {
     private readonly redis: Redis,
     private readonly keys: KeySpace,
     private readonly ttlMs: number,
-  ) {}
+  ) {
+    defineScripts(redis);
+  }
 
   async stage(token: string, ref: PendingRef, eventId: string, view: object): Promise<void> {
     const key = this.keys.pending(token, ref);
