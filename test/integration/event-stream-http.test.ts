@@ -2,6 +2,10 @@ import { expect } from 'chai';
 import { startInProcessApi, type InProcessApi } from '../support/in-process-api.js';
 import { SseClient } from '../e2e/support/sse.js';
 import { until } from '../support/until.js';
+import { Redis } from 'ioredis';
+import { KeySpace } from '../../internal/redis/keys.js';
+import { RedisLiveLog } from '../../internal/redis/live.js';
+import { TEST_REDIS_URL } from '../support/environment.js';
 
 type Json = Record<string, unknown>;
 
@@ -63,5 +67,48 @@ describe('http: event streams (in-process API, real Redis and RabbitMQ)', functi
     stopped = true;
     await until(() => second.ended);
     await stopping;
+  });
+
+  it('keeps a stream open past every edge timeout of the HTTP server', async () => {
+    const short = await startInProcessApi({
+      HTTP_HEADERS_TIMEOUT_MS: '300',
+      HTTP_REQUEST_TIMEOUT_MS: '400',
+      HTTP_KEEP_ALIVE_TIMEOUT_MS: '300',
+      HTTP_SOCKET_TIMEOUT_MS: '500',
+      LIVE_HEARTBEAT_MS: '60000',
+    });
+    try {
+      const token = (
+        (await (
+          await fetch(`${short.base}/api/applications`, {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json' },
+            body: JSON.stringify({ application_name: 'long' }),
+          })
+        ).json()) as Json
+      )['application_token'] as string;
+      await fetch(`${short.base}/api/applications/${token}/chats`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: '{}',
+      });
+      const stream = await SseClient.open(`${short.base}/api/applications/${token}/chats/1/events`);
+      await until(() => stream.retries.length === 1);
+      // Silent (no heartbeat within the wait) for several times every timeout above.
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      expect(stream.ended).to.equal(false);
+      // Still delivering: an event appended to the chat's log now reaches it (no consumer
+      // runs here, so the test appends it itself).
+      const redis = new Redis(TEST_REDIS_URL);
+      await new RedisLiveLog(redis, new KeySpace(short.config.redis.keyPrefix), {
+        minEvents: 10,
+        minAgeMs: 60_000,
+      }).append(token, 1, { type: 'chat.updated', data: { chat_number: 1 } });
+      await redis.quit();
+      await until(() => stream.of('chat.updated').length === 1);
+      stream.close();
+    } finally {
+      await short.stop();
+    }
   });
 });
