@@ -12,7 +12,8 @@
  *   6. the API's resident memory and heap in use;
  *   7. the cost of numbering: MySQL reservations per create, and bytes per idempotency record;
  *   8. deletion (bench/purge.ts): the 204 of an application of 100,000 messages, the purge's
- *      rate, and another application's drain beside it.
+ *      rate, and another application's drain beside it;
+ *   9. event streams (bench/live.ts): 1,000 streams over 100 chats at 1,000 creates/s.
  * The last line, `BENCH_JSON {...}`, has every figure for tools.
  * BENCH_SECONDS (default 10), BENCH_RATE (default 5000/s), BENCH_RATE_CONNECTIONS (default
  * 256), BENCH_CONSUMERS (default 1).
@@ -38,6 +39,7 @@ import { Redis } from 'ioredis';
 import { KeySpace } from '../internal/redis/keys.js';
 import { startSearchStandIn } from '../test/support/search-stand-in.js';
 import { benchPurge, type PurgeFigures } from './purge.js';
+import { benchLive, formatLive, type LiveFigures } from './live.js';
 
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
 const rate = Number(process.env['BENCH_RATE'] ?? 5_000);
@@ -211,6 +213,8 @@ interface BenchFigures {
   readonly memory: Record<string, unknown>;
   /** Deleting an application of 100,000 messages (bench/purge.ts). */
   readonly purge: PurgeFigures;
+  /** Event streams under load (bench/live.ts). */
+  readonly live: LiveFigures;
   /** The built-in search on a generated chat, when that phase runs (bench/search.ts). */
   readonly search?: Record<string, unknown>;
 }
@@ -400,6 +404,10 @@ try {
   await Promise.all(programs.splice(0).map((p) => stopProgram(p)));
   const deletion = await benchPurge(env, sequelize);
 
+  // Event streams: a phase of its own (bench/live.ts), with its own API and consumer.
+  const live = await benchLive({ seconds });
+  console.log(formatLive(live));
+
   const figures: BenchFigures = {
     node: process.version,
     seconds,
@@ -446,6 +454,7 @@ try {
       apiNodeFlags: [...API_NODE_FLAGS],
     },
     purge: deletion,
+    live,
     // search: the MySQL search figures (bench/search.ts) go here when that phase runs.
   };
   console.log(`BENCH_JSON ${JSON.stringify(figures)}`);

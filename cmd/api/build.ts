@@ -3,8 +3,12 @@ import { createLogger, type Logger } from '../../internal/log/logger.js';
 import {
   createApiMetrics,
   createHttpMetrics,
+  createLiveMetrics,
   createRegistry,
 } from '../../internal/metrics/registry.js';
+import { RedisLiveLog, RedisPendingCreates } from '../../internal/redis/live.js';
+import { StreamHub } from '../../internal/live/hub.js';
+import type { LiveDeps } from '../../internal/service/live.js';
 import { createSequelize } from '../../internal/db/sequelize.js';
 import { defineModels } from '../../internal/db/models.js';
 import { SqlApplicationRepository } from '../../internal/db/repositories/applications.js';
@@ -109,10 +113,47 @@ export function build(overrides: ApiOverrides = {}): Program {
     },
     logger,
   );
-  const creates = new QueuedCreates({ numbering, publisher, cache, logger });
+  // Event streams: a connection of its own for the blocking reads of the chats' logs.
+  const liveMetrics = createLiveMetrics(registry);
+  const blocking = createRedis(config.redis.url, logger, 'chat-system-api-events');
+  const liveLog = new RedisLiveLog(redis, keys, config.live, blocking);
+  const pending = new RedisPendingCreates(redis, keys, config.live.pendingTtlMs);
+  const live: LiveDeps = {
+    pending,
+    log: liveLog,
+    writeWaitMs: config.live.writeWaitMs,
+    pollMs: 25,
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    now: Date.now,
+    logger,
+    onAppendFailed: () => liveMetrics.appendFailures.inc(),
+  };
+  const hub = new StreamHub(
+    liveLog,
+    config.live,
+    {
+      open: (count) => liveMetrics.open.set(count),
+      sent: (type, seconds) => {
+        liveMetrics.sent.inc({ type });
+        if (type !== 'reset') liveMetrics.delay.observe(seconds);
+      },
+      cut: (reason) => liveMetrics.cut.inc({ reason }),
+    },
+    logger,
+  );
+  const creates = new QueuedCreates({ numbering, publisher, cache, logger, pending });
 
   const search = createSearchBackend(config, sequelize, registry, logger);
   const dirty = new DirtySet(redis, keys);
+  const chatService = new ChatService({
+    applications,
+    chats,
+    creates,
+    numbering,
+    dirty,
+    logger,
+    live,
+  });
   const services = {
     adminToken: config.adminToken,
     onCreated: (type: 'application' | 'chat' | 'message', replayed: boolean) => {
@@ -126,8 +167,11 @@ export function build(overrides: ApiOverrides = {}): Program {
       keys: new RedisApplicationKeys(redis, keys, config.idempotencyTtlSeconds),
       logger,
     }),
-    chats: new ChatService({ applications, chats, creates, numbering, dirty, logger }),
+    hub,
+    chats: chatService,
     messages: new MessageService({
+      live,
+      chatExists: (token: string, chat: number) => chatService.exists(token, chat),
       chats,
       messages,
       creates,
@@ -136,13 +180,11 @@ export function build(overrides: ApiOverrides = {}): Program {
       logger,
       onChanged: reindexChanges(outbox, search.indexer, logger),
     }),
-    search: new SearchService(
-      search.port,
-      applications,
-      chats,
+    search: new SearchService(search.port, applications, chats, {
       // The MySQL search reads the rows themselves; an index may still hold a deleted message.
-      search.name === 'mysql' ? null : messages,
-    ),
+      ...(search.name === 'mysql' ? {} : { deletions: messages }),
+      pendingChat: (token, chat) => chatService.exists(token, chat),
+    }),
   };
 
   const limits = config.limits.rateLimit;
@@ -178,6 +220,7 @@ export function build(overrides: ApiOverrides = {}): Program {
     services,
     openapi: openapiDocument,
     corsAllowedOrigins: config.limits.corsAllowedOrigins,
+    livePage: config.live.pageEnabled,
     ...(rateLimit === undefined ? {} : { rateLimit }),
   });
   const handle = app.callback();
@@ -187,6 +230,7 @@ export function build(overrides: ApiOverrides = {}): Program {
   return {
     async start() {
       redis.connect().catch((err: unknown) => logger.warn({ err }, 'redis not reachable yet'));
+      blocking.connect().catch(() => undefined);
       void amqp.start();
       await search.start();
       const http = await listen(server, config.http.port);
@@ -197,12 +241,15 @@ export function build(overrides: ApiOverrides = {}): Program {
     async stop() {
       const deadline = new Deadline(stopBudgetMs(config.shutdownTimeoutMs));
       readiness.drain();
+      // Streams end first and cleanly: their clients reconnect to another replica at once.
+      await deadline.within(hub.close());
       // Both listeners at once; requests in flight get half the budget, idle sockets none.
       const grace = deadline.remaining() / 2;
       await Promise.all([closeServer(server, grace), closeServer(opsServer, grace)]);
       // Every request has answered: nothing more is published.
       if (!(await deadline.within(amqp.close()))) logger.warn('rabbitmq close timed out');
       redis.disconnect();
+      blocking.disconnect();
       if (!(await deadline.within(Promise.all([sequelize.close(), search.close()]))))
         logger.warn('mysql or search close timed out');
     },

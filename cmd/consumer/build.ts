@@ -12,6 +12,7 @@ import { isTransientDatabaseError } from '../../internal/db/errors.js';
 import { createRedis } from '../../internal/redis/client.js';
 import { KeySpace } from '../../internal/redis/keys.js';
 import { DirtySet } from '../../internal/redis/dirty.js';
+import { RedisLiveLog } from '../../internal/redis/live.js';
 import { RedisLock } from '../../internal/redis/lock.js';
 import { SearchOutbox } from '../../internal/db/repositories/search-outbox.js';
 import { AmqpConnection } from '../../internal/queue/connection.js';
@@ -55,7 +56,8 @@ export function build(overrides: ConsumerOverrides = {}): Program {
   const redis = createRedis(config.redis.url, logger, 'chat-system-consumer', {
     commandTimeoutMs: config.limits.redisCommandTimeoutMs,
   });
-  const dirty = new DirtySet(redis, new KeySpace(config.redis.keyPrefix));
+  const keys = new KeySpace(config.redis.keyPrefix);
+  const dirty = new DirtySet(redis, keys);
   const search = createSearchBackend(config, sequelize, registry, logger);
   const outbox = new SearchOutbox(sequelize);
   const indexing = search.indexer !== null;
@@ -97,6 +99,8 @@ export function build(overrides: ConsumerOverrides = {}): Program {
     handler: new PersistBatch({
       persist: (events) => persistWriteBatch(sequelize, events, { queueForIndexing: indexing }),
       dirty,
+      // After the commit: announce the creates on their chats' logs (event streams).
+      announcer: new RedisLiveLog(redis, keys, config.live),
       isTransient: isTransientDatabaseError,
       signal: shutdown.signal,
       metrics,

@@ -72,6 +72,19 @@ const schema = z.object({
   POD_NAME: optionalString,
   KUBERNETES_SERVICE_HOST: optionalString,
   PUSHGATEWAY_URL: optionalString.pipe(url(['http:', 'https:']).optional()),
+  // --- Live: event streams per chat, read-your-writes, the live page ---
+  LIVE_HEARTBEAT_MS: positiveInt.default(15_000),
+  LIVE_RETRY_MS: positiveInt.default(2_000),
+  LIVE_MAX_STREAMS: positiveInt.default(10_000),
+  LIVE_MAX_BUFFER_BYTES: positiveInt.default(1024 * 1024),
+  LIVE_LOG_MIN_EVENTS: positiveInt.default(1_000),
+  LIVE_LOG_MIN_AGE_SECONDS: positiveInt.default(86_400),
+  LIVE_PENDING_TTL_SECONDS: positiveInt.default(600),
+  LIVE_WRITE_WAIT_MS: positiveInt.default(5_000),
+  LIVE_PAGE_ENABLED: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((value) => value === 'true'),
   // --- Edge limits: HTTP timeouts, connection cap, driver timeouts, rate limits, CORS ---
   HTTP_HEADERS_TIMEOUT_MS: positiveInt.default(10_000),
   HTTP_REQUEST_TIMEOUT_MS: positiveInt.default(30_000),
@@ -175,6 +188,25 @@ export interface Config {
     readonly identity: string | undefined;
     readonly inCluster: boolean;
     readonly pushgatewayUrl: string | undefined;
+  };
+  readonly live: {
+    /** A comment on every open stream this often, so proxies and clients see it alive. */
+    readonly heartbeatMs: number;
+    /** The `retry:` a stream tells its client to wait before reconnecting. */
+    readonly retryMs: number;
+    /** Open streams per process; beyond, 503. */
+    readonly maxStreams: number;
+    /** A stream whose unread bytes pass this is cut (the client resumes). */
+    readonly maxBufferBytes: number;
+    /** A chat's log keeps at least its last `minEvents` or `minAgeMs`, whichever is more. */
+    readonly minEvents: number;
+    readonly minAgeMs: number;
+    /** How long a create's representation is kept for reads before it is persisted, at most. */
+    readonly pendingTtlMs: number;
+    /** How long a PUT/PATCH of a record not persisted yet waits for it. */
+    readonly writeWaitMs: number;
+    /** `GET /` serves the live page. */
+    readonly pageEnabled: boolean;
   };
   // Edge limits (HTTP timeouts, connection cap, driver timeouts, rate limits, CORS).
   readonly limits: EdgeLimits;
@@ -300,6 +332,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       identity: e.POD_NAME,
       inCluster: e.KUBERNETES_SERVICE_HOST !== undefined,
       pushgatewayUrl: e.PUSHGATEWAY_URL,
+    },
+    live: {
+      heartbeatMs: e.LIVE_HEARTBEAT_MS,
+      retryMs: e.LIVE_RETRY_MS,
+      maxStreams: e.LIVE_MAX_STREAMS,
+      maxBufferBytes: e.LIVE_MAX_BUFFER_BYTES,
+      minEvents: e.LIVE_LOG_MIN_EVENTS,
+      minAgeMs: e.LIVE_LOG_MIN_AGE_SECONDS * 1_000,
+      pendingTtlMs: e.LIVE_PENDING_TTL_SECONDS * 1_000,
+      writeWaitMs: e.LIVE_WRITE_WAIT_MS,
+      pageEnabled: e.LIVE_PAGE_ENABLED,
     },
     limits: {
       http: {

@@ -399,3 +399,91 @@ export interface PurgeStore {
   finish(task: PurgeTask): Promise<void>;
   backlog(): Promise<number>;
 }
+
+/** What a chat's event stream carries; see the OpenAPI document for each `data`. */
+export type LiveEventType =
+  'message.created' | 'message.updated' | 'message.deleted' | 'chat.updated' | 'chat.deleted';
+
+export interface LiveEvent {
+  readonly type: LiveEventType;
+  /** Serialised as one line of JSON. */
+  readonly data: object;
+}
+
+/** An event as the chat's log holds it: `id` orders it within the chat and is the SSE id. */
+export interface LoggedEvent {
+  readonly id: string;
+  readonly type: string;
+  /** One line of JSON. */
+  readonly data: string;
+  /** When it was appended (epoch ms), right after the change it reports was committed. */
+  readonly appendedAt: number;
+}
+
+/**
+ * Each chat's event log, shared by every replica. An event is appended only after the change
+ * it reports is committed; appends to one chat are totally ordered.
+ */
+export interface LiveLog {
+  append(token: string, chatNumber: number, event: LiveEvent): Promise<void>;
+}
+
+/** A record answered 201 that the consumer may not have persisted yet. */
+export type PendingRef =
+  | { readonly kind: 'chat'; readonly chat: number }
+  | { readonly kind: 'message'; readonly chat: number; readonly message: number };
+
+/**
+ * Read-your-writes: the representation of each create answered 201, kept (bounded by a TTL)
+ * until the consumer persisted it and announced it on the chat's log.
+ */
+export interface PendingCreates {
+  /** Before the publish: kept but not visible, so a create that fails is never read. */
+  stage(token: string, ref: PendingRef, eventId: string, view: object): Promise<void>;
+  /** After the broker's confirm: visible from now on, unless already persisted and removed. */
+  confirm(token: string, ref: PendingRef): Promise<void>;
+  /** The confirmed representation, or null when there is none (persisted, never created…). */
+  find(token: string, ref: PendingRef): Promise<object | null>;
+  /** Forgets it (a delete): a deleted record never reappears from here. */
+  remove(token: string, ref: PendingRef): Promise<void>;
+}
+
+/**
+ * The consumer's side: after a batch committed, announce each persisted create of a message
+ * on its chat's log and forget the pending representations of every create handled (persisted
+ * or discarded). A create is announced only if its pending entry is still there, atomically
+ * with removing it, so a redelivered batch never announces twice.
+ */
+export interface CreateAnnouncer {
+  settle(persisted: readonly WriteEvent[], discarded: readonly WriteEvent[]): Promise<void>;
+}
+
+/** Where a subscriber of a chat's log stands: the last id it has. */
+export interface LogCursor {
+  readonly token: string;
+  readonly chat: number;
+  readonly after: string;
+}
+
+/** The read side of the chats' logs, for the API's event streams. */
+export interface LiveFeed {
+  /** The id of the chat's last event, `0-0` when it has none. */
+  last(token: string, chatNumber: number): Promise<string>;
+  /**
+   * Up to `limit` events after `after`, oldest first; `reset` when events after it may have
+   * been trimmed, or `after` is not an id this log could have given.
+   */
+  since(
+    token: string,
+    chatNumber: number,
+    after: string,
+    limit: number,
+  ): Promise<readonly LoggedEvent[] | 'reset'>;
+  /** Waits up to `blockMs` for events after any of the cursors; [] when none came. */
+  read(
+    cursors: readonly LogCursor[],
+    blockMs: number,
+  ): Promise<readonly { token: string; chat: number; events: readonly LoggedEvent[] }[]>;
+  /** Ends a `read` in progress at once (a new cursor must be read too). */
+  interrupt(): Promise<void>;
+}

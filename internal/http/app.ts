@@ -11,6 +11,7 @@ import { methodPolicy, methodsOf } from './middleware/method-policy.js';
 import { rateLimit, type RateLimitOptions } from './middleware/rate-limit.js';
 import { securityHeaders } from './middleware/security-headers.js';
 import { apiRouter, type ApiServices } from './routes/api.js';
+import { LIVE_PAGE } from './live-page.js';
 
 export interface AppDeps {
   readonly logger: Logger;
@@ -22,6 +23,8 @@ export interface AppDeps {
   readonly rateLimit?: RateLimitOptions;
   /** Origins allowed cross-origin access (`*`: any); empty or absent: none. */
   readonly corsAllowedOrigins?: readonly string[];
+  /** Serve the live page at `GET /`. */
+  readonly livePage?: boolean;
 }
 
 export function createApp(deps: AppDeps): Koa {
@@ -38,6 +41,17 @@ export function createApp(deps: AppDeps): Koa {
     ctx.status = report.ready ? 200 : 503;
     ctx.body = report;
   });
+  if (deps.livePage === true) {
+    ops.get('/', (ctx) => {
+      ctx.type = 'text/html; charset=utf-8';
+      // Its one inline script and same-origin fetches, nothing else.
+      ctx.set(
+        'Content-Security-Policy',
+        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'none'",
+      );
+      ctx.body = LIVE_PAGE;
+    });
+  }
   ops.get('/api/openapi.json', (ctx) => {
     ctx.body = deps.openapi;
   });

@@ -1,5 +1,11 @@
 import type { WriteEvent } from '../domain/model.js';
-import type { BatchHandler, BatchOutcome, BatchPersister, DirtyMarks } from '../domain/ports.js';
+import type {
+  BatchHandler,
+  BatchOutcome,
+  BatchPersister,
+  CreateAnnouncer,
+  DirtyMarks,
+} from '../domain/ports.js';
 import type { ConsumerMetrics } from '../metrics/registry.js';
 import type { Logger } from '../log/logger.js';
 import { retryTransient } from './retry.js';
@@ -13,6 +19,12 @@ export interface PersistBatchDeps {
   readonly signal: AbortSignal;
   readonly metrics: ConsumerMetrics;
   readonly logger: Logger;
+  /**
+   * After the commit, before the ack: announces the persisted creates on their chats' logs
+   * and forgets their read-your-writes entries. Retried like the dirty marks; a batch
+   * redelivered after a crash announces only what was not announced yet.
+   */
+  readonly announcer?: CreateAnnouncer;
 }
 
 const always = () => true;
@@ -52,6 +64,7 @@ export class PersistBatch implements BatchHandler {
     const discarded = outcomes.flatMap(({ outcome }) => outcome.discarded);
     const notPersisted = new Set([...deadLetter.map((r) => r.event), ...discarded]);
     const persisted = outcomes.flatMap((o) => o.events).filter((e) => !notPersisted.has(e));
+    await this.announce(persisted, discarded);
     this.count(
       persisted,
       deadLetter.map((r) => r.event),
@@ -80,6 +93,20 @@ export class PersistBatch implements BatchHandler {
       isTransient: always,
       onRetry: (err, attempt, delayMs) =>
         this.deps.logger.warn({ err, attempt, delayMs }, 'marking counters failed; retrying'),
+    });
+  }
+
+  private async announce(
+    persisted: readonly WriteEvent[],
+    discarded: readonly WriteEvent[],
+  ): Promise<void> {
+    const { announcer } = this.deps;
+    if (announcer === undefined || persisted.length + discarded.length === 0) return;
+    await retryTransient(() => announcer.settle(persisted, discarded), {
+      signal: this.deps.signal,
+      isTransient: always,
+      onRetry: (err, attempt, delayMs) =>
+        this.deps.logger.warn({ err, attempt, delayMs }, 'announcing creates failed; retrying'),
     });
   }
 

@@ -270,3 +270,37 @@ export function createFlusherMetrics(registry: Registry) {
   };
 }
 export type FlusherMetrics = ReturnType<typeof createFlusherMetrics>;
+
+/** The API's event streams (server-sent events per chat). */
+export function createLiveMetrics(registry: Registry) {
+  return {
+    open: new Gauge({
+      name: 'live_streams_open',
+      help: 'Event streams open on this process.',
+      registers: [registry],
+    }),
+    sent: new Counter({
+      name: 'live_events_sent_total',
+      help: 'Events written to event streams, by event type (reset included).',
+      labelNames: ['type'] as const,
+      registers: [registry],
+    }),
+    delay: new Histogram({
+      name: 'live_event_delay_seconds',
+      help: 'From the append to the chat’s log (right after the commit) to the event written to a stream.',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    cut: new Counter({
+      name: 'live_streams_cut_total',
+      help: 'Streams cut by the server, by reason (slow_client: its unread buffer passed the bound).',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    appendFailures: new Counter({
+      name: 'live_append_failures_total',
+      help: 'Edits and deletes committed whose event could not be appended to the chat’s log.',
+      registers: [registry],
+    }),
+  };
+}

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { PendingRef } from '../domain/ports.js';
 
 /**
  * Redis key layout. Every key an atomic script touches shares one hash tag, so each script
@@ -7,6 +8,9 @@ import { createHash } from 'node:crypto';
  * - `{token}:idem:<scope>:<digest>`: idempotency record of a create under that application.
  * - `{dirty}:apps|chats[:processing]`: parents whose counters the flusher must recount.
  * - `numbering:epoch`: the Redis process (run id) and numbering epoch the state is trusted for.
+ * - `{token}:events:<chat>`: the chat's event log (a stream), see live.ts.
+ * - `{token}:pending:c:<chat>`, `{token}:pending:m:<chat>:<n>`: a create answered 201 and not
+ *   persisted yet (read-your-writes), see live.ts.
  */
 export class KeySpace {
   constructor(private readonly prefix: string) {}
@@ -20,6 +24,16 @@ export class KeySpace {
     return token === null
       ? `${this.prefix}idem:${scope}:${digest}`
       : `${this.prefix}{${token}}:idem:${scope}:${digest}`;
+  }
+
+  events(token: string, chat: number): string {
+    return `${this.prefix}{${token}}:events:${chat}`;
+  }
+
+  pending(token: string, ref: PendingRef): string {
+    return ref.kind === 'chat'
+      ? `${this.prefix}{${token}}:pending:c:${ref.chat}`
+      : `${this.prefix}{${token}}:pending:m:${ref.chat}:${ref.message}`;
   }
 
   epoch(): string {

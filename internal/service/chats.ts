@@ -6,6 +6,7 @@ import { isWellFormedToken } from '../domain/validation.js';
 import type { QueuedCreates } from './queued-create.js';
 import type { Numbering } from './numbering.js';
 import type { Logger } from '../log/logger.js';
+import { announce, awaitPersisted, type LiveDeps } from './live.js';
 
 export interface ChatServiceDeps {
   readonly applications: ApplicationRepository;
@@ -16,6 +17,8 @@ export interface ChatServiceDeps {
   /** A delete changes the application's chats_count: the flusher recounts it. */
   readonly dirty: Pick<DirtyMarks, 'mark'>;
   readonly logger: Logger;
+  /** Event logs and read-your-writes; absent: neither. */
+  readonly live?: LiveDeps;
 }
 
 export interface CreateResult<V> {
@@ -44,7 +47,6 @@ export class ChatService {
       chatName: name,
       createdAt: decision.createdAt,
     };
-    await creates.publish(token, CHATS, event, decision, idempotencyKey);
     const at = new Date(event.createdAt);
     const view = chatView({
       id: 0,
@@ -55,13 +57,33 @@ export class ChatService {
       createdAt: at,
       updatedAt: at,
     });
+    await creates.publish(token, CHATS, event, decision, idempotencyKey, {
+      ref: { kind: 'chat', chat: event.chatNumber },
+      view,
+    });
     return { view, replayed: decision.replayed };
   }
 
+  /** Answered 201 and not persisted yet: its created representation (read-your-writes). */
   async get(token: string, number: number): Promise<ChatView> {
-    const chat = isWellFormedToken(token) ? await this.deps.chats.find(token, number) : null;
+    if (!isWellFormedToken(token)) throw new NotFoundError('chat');
+    const pending = await this.pending(token, number);
+    if (pending !== null) return pending;
+    const chat = await this.deps.chats.find(token, number);
     if (chat === null) throw new NotFoundError('chat');
     return chatView(chat);
+  }
+
+  /** Whether the chat exists, persisted or answered 201 (for lists, searches and streams). */
+  async exists(token: string, number: number): Promise<boolean> {
+    if (!isWellFormedToken(token)) return false;
+    if ((await this.pending(token, number)) !== null) return true;
+    return (await this.deps.chats.find(token, number)) !== null;
+  }
+
+  private async pending(token: string, number: number): Promise<ChatView | null> {
+    const found = await this.deps.live?.pending.find(token, { kind: 'chat', chat: number });
+    return (found ?? null) as ChatView | null;
   }
 
   async list(token: string, limit: number, after: number | null): Promise<Page<ChatView>> {
@@ -71,11 +93,13 @@ export class ChatService {
   }
 
   async rename(token: string, number: number, name: string | null): Promise<ChatView> {
-    const chat = isWellFormedToken(token)
-      ? await this.deps.chats.rename(token, number, name)
-      : null;
+    if (!isWellFormedToken(token)) throw new NotFoundError('chat');
+    await awaitPersisted(this.deps.live, token, { kind: 'chat', chat: number });
+    const chat = await this.deps.chats.rename(token, number, name);
     if (chat === null) throw new NotFoundError('chat');
-    return chatView(chat);
+    const view = chatView(chat);
+    await announce(this.deps.live, token, number, { type: 'chat.updated', data: view });
+    return view;
   }
 
   /**
@@ -93,8 +117,14 @@ export class ChatService {
       throw new NotFoundError('chat');
     }
     await numbering.markDeleted(token, number);
+    // The deletion mark already hides it; removing it keeps a stale entry from lingering.
+    await this.deps.live?.pending.remove(token, { kind: 'chat', chat: number });
     const deleted = await chats.markDeleted(token, number);
     if (deleted === null) throw new NotFoundError('chat');
+    await announce(this.deps.live, token, number, {
+      type: 'chat.deleted',
+      data: { application_token: token, chat_number: number },
+    });
     await this.deps.dirty
       .mark([deleted.applicationId], [])
       .catch((err: unknown) =>

@@ -8,6 +8,7 @@ import type { CreateResult } from './chats.js';
 import type { Numbering } from './numbering.js';
 import type { MessageRef } from './reindex-changes.js';
 import type { Logger } from '../log/logger.js';
+import { announce, awaitPersisted, type LiveDeps } from './live.js';
 
 export interface MessageServiceDeps {
   readonly chats: ChatRepository;
@@ -20,6 +21,10 @@ export interface MessageServiceDeps {
   readonly logger: Logger;
   /** Called after a successful edit or delete, e.g. to update the search index at once. */
   readonly onChanged?: (message: MessageRef) => Promise<void>;
+  /** Event logs and read-your-writes; absent: neither. */
+  readonly live?: LiveDeps;
+  /** Whether a chat exists, persisted or answered 201 (see ChatService.exists). */
+  readonly chatExists?: (token: string, chat: number) => Promise<boolean>;
 }
 
 export class MessageService {
@@ -49,7 +54,6 @@ export class MessageService {
       content,
       createdAt: decision.createdAt,
     };
-    await creates.publish(token, scope, event, decision, idempotencyKey);
     const at = new Date(event.createdAt);
     const view = messageView({
       applicationToken: token,
@@ -59,13 +63,20 @@ export class MessageService {
       createdAt: at,
       updatedAt: at,
     });
+    await creates.publish(token, scope, event, decision, idempotencyKey, {
+      ref: { kind: 'message', chat: chatNumber, message: event.messageNumber },
+      view,
+    });
     return { view, replayed: decision.replayed };
   }
 
+  /** Answered 201 and not persisted yet: its created representation (read-your-writes). */
   async get(token: string, chatNumber: number, number: number): Promise<MessageView> {
-    const message = isWellFormedToken(token)
-      ? await this.deps.messages.find(token, chatNumber, number)
-      : null;
+    if (!isWellFormedToken(token)) throw new NotFoundError('message');
+    const ref = { kind: 'message', chat: chatNumber, message: number } as const;
+    const pending = await this.deps.live?.pending.find(token, ref);
+    if (pending != null) return pending as MessageView;
+    const message = await this.deps.messages.find(token, chatNumber, number);
     if (message === null) throw new NotFoundError('message');
     return messageView(message);
   }
@@ -77,7 +88,11 @@ export class MessageService {
     after: number | null,
   ): Promise<Page<MessageView>> {
     const chat = isWellFormedToken(token) ? await this.deps.chats.find(token, chatNumber) : null;
-    if (chat === null) throw new NotFoundError('chat');
+    if (chat === null) {
+      // A chat answered 201 and not persisted yet has no message persisted either.
+      if (await this.deps.chatExists?.(token, chatNumber)) return { items: [], next: null };
+      throw new NotFoundError('chat');
+    }
     const page = await this.deps.messages.list(token, chatNumber, limit, after);
     return { items: page.items.map(messageView), next: page.next };
   }
@@ -88,12 +103,18 @@ export class MessageService {
     number: number,
     content: string,
   ): Promise<MessageView> {
-    const message = isWellFormedToken(token)
-      ? await this.deps.messages.edit(token, chatNumber, number, content)
-      : null;
+    if (!isWellFormedToken(token)) throw new NotFoundError('message');
+    await awaitPersisted(this.deps.live, token, {
+      kind: 'message',
+      chat: chatNumber,
+      message: number,
+    });
+    const message = await this.deps.messages.edit(token, chatNumber, number, content);
     if (message === null) throw new NotFoundError('message');
     await this.deps.onChanged?.({ token, chatNumber, number });
-    return messageView(message);
+    const view = messageView(message);
+    await announce(this.deps.live, token, chatNumber, { type: 'message.updated', data: view });
+    return view;
   }
 
   /**
@@ -113,8 +134,18 @@ export class MessageService {
       const issued = await numbering.lastIssued(token, { kind: 'messages', chat: chatNumber });
       if (number > issued) throw new NotFoundError('message');
     }
+    // First: once gone, the consumer announces no create for it, and no read shows it.
+    await this.deps.live?.pending.remove(token, {
+      kind: 'message',
+      chat: chatNumber,
+      message: number,
+    });
     const deleted = await messages.markDeleted(token, chatNumber, number);
     if (deleted === null) throw new NotFoundError('message');
+    await announce(this.deps.live, token, chatNumber, {
+      type: 'message.deleted',
+      data: { application_token: token, chat_number: chatNumber, message_number: number },
+    });
     await this.deps.dirty
       .mark([], [deleted.chatId])
       .catch((err: unknown) =>

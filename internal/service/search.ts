@@ -18,16 +18,22 @@ export class SearchService {
     private readonly backend: SearchPort,
     private readonly applications: ApplicationRepository,
     private readonly chats: ChatRepository,
-    /**
-     * With an index that lags MySQL (Elasticsearch): hits of messages deleted since are dropped,
-     * so a deleted message is never found once its DELETE answered.
-     */
-    private readonly deletions: Pick<MessageRepository, 'deletedAmong'> | null = null,
+    private readonly options: {
+      /**
+       * With an index that lags MySQL (Elasticsearch): hits of messages deleted since are
+       * dropped, so a deleted message is never found once its DELETE answered.
+       */
+      readonly deletions?: Pick<MessageRepository, 'deletedAmong'>;
+      /** Whether a chat answered 201 is still unpersisted (read-your-writes). */
+      readonly pendingChat?: (token: string, chat: number) => Promise<boolean>;
+    } = {},
   ) {}
 
   async search(token: string, chatNumber: number, request: SearchRequest): Promise<SearchPage> {
     if (!isWellFormedToken(token)) throw new NotFoundError('application');
     if ((await this.chats.find(token, chatNumber)) === null) {
+      // Answered 201, not persisted yet: nothing of it can be found yet, but it exists.
+      if (await this.options.pendingChat?.(token, chatNumber)) return { items: [], next: null };
       const app = await this.applications.findByToken(token);
       throw new NotFoundError(app === null ? 'application' : 'chat');
     }
@@ -39,10 +45,11 @@ export class SearchService {
     });
     const more = hits.length > limit && offset + limit < MAX_WINDOW;
     const page = hits.slice(0, limit);
+    const { deletions } = this.options;
     const deleted =
-      this.deletions === null || page.length === 0
+      deletions === undefined || page.length === 0
         ? new Set<number>()
-        : await this.deletions.deletedAmong(
+        : await deletions.deletedAmong(
             token,
             chatNumber,
             page.map((hit) => hit.number),

@@ -18,8 +18,20 @@ describe('e2e: the three programs over HTTP', function () {
     await system?.stop();
   });
 
+  // Persisted: listed (a GET answers at once after a 201, persisted or not: read-your-writes).
+  const listed = async (path: string, field: string, n: number) => {
+    const r = await call<Json[]>(
+      api,
+      'GET',
+      path.includes('/messages') ? T.messages : T.chats,
+      `${path}?after=${n - 1}&limit=1`,
+    );
+    return r.status === 200 && r.body[0]?.[field] === n;
+  };
   const readMessage = (token: string, chat: number, n: number) =>
     eventually(async () => {
+      if (!(await listed(`/api/applications/${token}/chats/${chat}/messages`, 'message_number', n)))
+        return undefined;
       const r = await call<Json>(
         api,
         'GET',
@@ -30,6 +42,8 @@ describe('e2e: the three programs over HTTP', function () {
     });
   const readChat = (token: string, chat: number) =>
     eventually(async () => {
+      if (!(await listed(`/api/applications/${token}/chats`, 'chat_number', chat)))
+        return undefined;
       const r = await call<Json>(api, 'GET', T.chat, `/api/applications/${token}/chats/${chat}`);
       return r.status === 200 ? r.body : undefined;
     });

@@ -34,10 +34,22 @@ describe('e2e: deleting, with two APIs and two consumers', function () {
 
   const status = async (base: string, method: string, template: string, path: string) =>
     (await call(base, method, template, path)).status;
+  /**
+   * Waits until the record is persisted: listed (a GET answers 200 at once after a 201,
+   * persisted or not: read-your-writes). `template` names what `path` is.
+   */
   const persisted = (base: string, template: string, path: string) =>
-    eventually(async () =>
-      (await status(base, 'GET', template, path)) === 200 ? true : undefined,
-    );
+    eventually(async () => {
+      const [, parent, n] = /^(.*)\/([0-9]+)$/.exec(path) ?? [];
+      const list = await call<Json[]>(
+        base,
+        'GET',
+        template === T.message ? T.messages : T.chats,
+        `${parent}?after=${Number(n) - 1}&limit=1`,
+      );
+      const field = template === T.message ? 'message_number' : 'chat_number';
+      return list.status === 200 && list.body[0]?.[field] === Number(n) ? true : undefined;
+    });
   const postMessage = (base: string, path: string, content: string) =>
     call<Json>(base, 'POST', T.messages, `${path}/messages`, {
       body: { message_content: content },

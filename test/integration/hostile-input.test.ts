@@ -369,8 +369,9 @@ function hostileCases(token: string): Case[] {
     [`${app}/chats/abc`, 400, T.chat],
     [`${app}/chats/4294967296`, 400, T.chat],
     [`${app}/chats/1e3`, 400, T.chat],
-    // A %-escaped digit is the digit (paths are decoded): chat 1 is not persisted yet here.
-    [`${app}/chats/%31`, 404, T.chat],
+    // A %-escaped digit is the digit (paths are decoded): chat 2 was never created (chat 1,
+    // answered 201, is readable at once, persisted or not).
+    [`${app}/chats/%32`, 404, T.chat],
     [`${app}/chats/1/messages/0`, 400, T.message],
     [`${app}/chats/1/messages/99999999999`, 400, T.message],
     [`${app}/chats?limit=abc`, 400, T.chats],
@@ -395,7 +396,8 @@ function hostileCases(token: string): Case[] {
     ['/api/applications/../applications', 404],
     ['/api/%2e%2e/applications', 404],
     [`/api/applications/${token}%2Fchats`, 404, T.app],
-    ['/', 404],
+    // `/` is the live page (LIVE_PAGE_ENABLED); `/index.html` and the like are nothing.
+    ['/index.html', 404],
     ['/api', 404],
     ['/api/', 404],
     ['/admin', 404],

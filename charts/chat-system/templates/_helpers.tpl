@@ -394,6 +394,9 @@ topologySpreadConstraints:
 {{- if and $v.httpRoute.enabled (not $v.httpRoute.parentRefs) -}}
 {{- fail "httpRoute.enabled=true needs httpRoute.parentRefs (the Gateway to attach to)" -}}
 {{- end -}}
+{{- if and $v.ingress.enabled $v.ingress.sse.enabled (le (mul (int64 $v.ingress.sse.readTimeoutSeconds) 1000) (int64 $v.live.heartbeatMs)) -}}
+{{- fail "ingress.sse.readTimeoutSeconds must exceed live.heartbeatMs, or idle event streams are cut" -}}
+{{- end -}}
 {{- range $name := list "api" "consumer" -}}
 {{- $a := (index $v $name).autoscaling -}}
 {{- if and $a.enabled (gt (int $a.minReplicas) (int $a.maxReplicas)) -}}

@@ -15,9 +15,12 @@ import type { ChatService } from '../../service/chats.js';
 import type { MessageService } from '../../service/messages.js';
 import type { SearchService } from '../../service/search.js';
 import type { Page } from '../../domain/model.js';
+import { NotFoundError } from '../../domain/errors.js';
 import { bodyOf } from '../middleware/json-body.js';
 import { requireAdmin } from '../middleware/admin.js';
 import { setNextLink } from '../pagination.js';
+import type { StreamHub } from '../../live/hub.js';
+import { streamEvents } from './events.js';
 
 export interface ApiServices {
   readonly applications: ApplicationService;
@@ -27,6 +30,8 @@ export interface ApiServices {
   readonly adminToken: string | undefined;
   /** Told of every 201, replayed or not (metrics). */
   readonly onCreated?: (type: 'application' | 'chat' | 'message', replayed: boolean) => void;
+  /** Event streams per chat; absent: the route answers 404. */
+  readonly hub?: StreamHub;
   /** Told of every 204 of a DELETE (metrics). */
   readonly onDeleted?: (type: 'application' | 'chat' | 'message') => void;
 }
@@ -165,6 +170,14 @@ export function apiRouter(s: ApiServices): Router {
   router.delete('/applications/:token/chats/:chat/messages/:message', async (ctx) => {
     await s.messages.delete(param(ctx, 'token'), chatNumber(ctx), messageNumber(ctx));
     answerDeleted(ctx, 'message', s);
+  });
+
+  router.get('/applications/:token/chats/:chat/events', async (ctx) => {
+    const [token, number] = [param(ctx, 'token'), chatNumber(ctx)];
+    if (s.hub === undefined) throw new NotFoundError('route');
+    // Unknown application or chat: the JSON 404, before any stream starts.
+    await s.chats.get(token, number);
+    await streamEvents(ctx, s.hub, token, number);
   });
 
   router.get('/applications/:token/chats/:chat/search', async (ctx) => {

@@ -345,7 +345,16 @@ describe('Helm chart charts/chat-system', function () {
     it('routes /api through the nginx IngressClass to the API Service, and nothing else', () => {
       const ingress = named(objects(), 'Ingress', 'chat-chat-system-api');
       expect(ingress['spec'].ingressClassName).to.equal('nginx');
-      expect(ingress.metadata.annotations ?? {}).to.deep.equal({});
+      // Only what event streams need, for both nginx controllers: no buffering, and a read
+      // timeout (an hour) far above the heartbeat (15 s).
+      expect(ingress.metadata.annotations ?? {}).to.deep.equal({
+        'nginx.ingress.kubernetes.io/proxy-buffering': 'off',
+        'nginx.ingress.kubernetes.io/proxy-read-timeout': '3600',
+        'nginx.ingress.kubernetes.io/proxy-send-timeout': '3600',
+        'nginx.org/proxy-buffering': 'false',
+        'nginx.org/proxy-read-timeout': '3600s',
+        'nginx.org/proxy-send-timeout': '3600s',
+      });
       expect(ingress['spec'].rules).to.deep.equal([
         {
           http: {
@@ -469,6 +478,7 @@ describe('Helm chart charts/chat-system', function () {
       >;
       const config = loadConfig(data);
       expect(config.rabbitmq.maxUnconfirmedBytes).to.equal(32 * 1024 * 1024);
+      expect(config.live).to.include({ heartbeatMs: 15_000, minEvents: 1_000, pageEnabled: true });
     });
 
     it('gives the programs longer to stop than they take to drain', () => {
@@ -791,9 +801,20 @@ describe('Helm chart charts/chat-system', function () {
       expect(route.rules).to.deep.equal([
         {
           matches: [{ path: { type: 'PathPrefix', value: '/api' } }],
+          timeouts: { request: '1h', backendRequest: '1h' },
           backendRefs: [{ name: 'chat-chat-system-api', port: 80 }],
         },
       ]);
+    });
+
+    it('refuses a proxy read timeout that idle event streams would outlive', async () => {
+      const message = await helmTemplate(helm, {
+        values: [{ ingress: { sse: { readTimeoutSeconds: 10 } } }],
+      }).then(
+        () => 'rendered',
+        (error: Error) => error.message,
+      );
+      expect(message).to.contain('ingress.sse.readTimeoutSeconds must exceed live.heartbeatMs');
     });
 
     it('refuses an HTTPRoute without a Gateway to attach to', async () => {

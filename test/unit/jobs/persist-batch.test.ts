@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { PersistBatch } from '../../../internal/jobs/persist-batch.js';
-import type { BatchOutcome } from '../../../internal/domain/ports.js';
+import type { BatchOutcome, CreateAnnouncer } from '../../../internal/domain/ports.js';
 import { isTransientDatabaseError } from '../../../internal/db/errors.js';
 import { FakeDirtyMarks } from '../../support/fakes/counters.js';
 import { FakeBatchPersister } from '../../support/fakes/batch-persister.js';
@@ -30,6 +30,7 @@ function handler(options: {
   persist: (events: readonly WriteEvent[]) => Promise<BatchOutcome>;
   dirty?: FakeDirtyMarks;
   signal?: AbortSignal;
+  announcer?: CreateAnnouncer;
 }) {
   const dirty = options.dirty ?? new FakeDirtyMarks();
   return new PersistBatch({
@@ -39,6 +40,7 @@ function handler(options: {
     signal: options.signal ?? new AbortController().signal,
     metrics: createConsumerMetrics(createRegistry('test')),
     logger: silentLogger,
+    ...(options.announcer === undefined ? {} : { announcer: options.announcer }),
   });
 }
 
@@ -138,5 +140,33 @@ describe('jobs/PersistBatch', function () {
     expect(result.deadLetter.map((r) => r.event)).to.deep.equal([refused]);
     expect(result.retry).to.deep.equal([]);
     expect(dirty.marks).to.deep.equal([[[1], [1]]]);
+  });
+
+  it('announces what was persisted (and forgets what was discarded) after the commit, retrying until it is done', async () => {
+    const [kept, dropped, refused] = [message(1), message(2), message(3)];
+    const order: string[] = [];
+    const settled: [readonly WriteEvent[], readonly WriteEvent[]][] = [];
+    let failures = 1;
+    const announcer: CreateAnnouncer = {
+      settle: (persisted, discarded) => {
+        order.push('settle');
+        if (failures-- > 0) return Promise.reject(new Error('redis down'));
+        settled.push([persisted, discarded]);
+        return Promise.resolve();
+      },
+    };
+    await handler({
+      persist: () => {
+        order.push('commit');
+        return Promise.resolve({
+          ...ok(),
+          discarded: [dropped],
+          rejected: [{ event: refused, reason: { code: 'conflict' as const, detail: 'x' } }],
+        });
+      },
+      announcer,
+    }).handle([kept, dropped, refused]);
+    expect(order).to.deep.equal(['commit', 'settle', 'settle']);
+    expect(settled).to.deep.equal([[[kept], [dropped]]]);
   });
 });

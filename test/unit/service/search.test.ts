@@ -32,7 +32,7 @@ async function setUp() {
   const messages = new FakeMessages(new FakeChats(applications));
   return {
     service: new SearchService(index, applications, chats),
-    checked: new SearchService(index, applications, chats, messages),
+    checked: new SearchService(index, applications, chats, { deletions: messages }),
     index,
     messages,
   };
