@@ -53,11 +53,11 @@ export function build(overrides: ConsumerOverrides = {}): Program {
   const dirty = new DirtySet(redis, new KeySpace(config.redis.keyPrefix));
   const search = createSearchBackend(config, sequelize, registry, logger);
   const outbox = new SearchOutbox(sequelize);
-  const indexing = search.indexer !== null;
   const indexMetrics = createSearchIndexMetrics(registry, () => outbox.lag());
   const indexSearch = new IndexSearch({
     outbox,
     indexer: search.indexer,
+    backfill: search.backfill,
     lock: new RedisLock(
       redis,
       `${config.redis.keyPrefix}lock:search-indexer`,
@@ -75,7 +75,7 @@ export function build(overrides: ConsumerOverrides = {}): Program {
     queue: config.rabbitmq.queue,
     logger,
     handler: new PersistBatch({
-      persist: (events) => persistWriteBatch(sequelize, events, { queueForIndexing: indexing }),
+      persist: (events) => persistWriteBatch(sequelize, events, { queueForIndexing: true }),
       dirty,
       isTransient: isTransientDatabaseError,
       signal: shutdown.signal,
@@ -130,7 +130,6 @@ export function build(overrides: ConsumerOverrides = {}): Program {
       redis.connect().catch((err: unknown) => logger.warn({ err }, 'redis not reachable yet'));
       await search.start();
       void amqp.start();
-      // Also without an index: it clears the entries edits queue, which nothing else reads.
       indexLoop = indexSearch.run(shutdown.signal);
       depthLoop = watchDeadLetters();
       logger.info(

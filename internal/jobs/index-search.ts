@@ -1,12 +1,23 @@
-import type { LeaderLock, LockHandle, SearchIndexer, SearchOutboxPort } from '../domain/ports.js';
+import type {
+  LeaderLock,
+  LockHandle,
+  SearchBackfill,
+  SearchIndexer,
+  SearchOutboxPort,
+} from '../domain/ports.js';
 import type { SearchIndexMetrics } from '../metrics/registry.js';
 import type { Logger } from '../log/logger.js';
 import { sleep } from '../runtime/program.js';
 
 export interface IndexSearchDeps {
   readonly outbox: SearchOutboxPort;
-  /** Null for the MySQL search: nothing to index, edits' outbox entries are just cleared. */
-  readonly indexer: SearchIndexer | null;
+  /** Elasticsearch's bulk indexing, or the built-in search's trigram index. */
+  readonly indexer: SearchIndexer;
+  /**
+   * Run a step at a time whenever the outbox is empty, until finished: new and edited
+   * messages always go first.
+   */
+  readonly backfill?: SearchBackfill | null;
   /** One replica drains at a time; the others stand by. */
   readonly lock: LeaderLock;
   readonly batchSize: number;
@@ -18,7 +29,10 @@ export interface IndexSearchDeps {
   readonly backoff?: { readonly baseMs: number; readonly maxMs: number };
 }
 
-/** SearchUnavailableError, and bulk failures with any 429/5xx, say `retryable`. */
+/**
+ * SearchUnavailableError, bulk failures with any 429/5xx, and every trigram index failure say
+ * `retryable`.
+ */
 const retryable = (err: unknown) => (err as { retryable?: unknown }).retryable === true;
 
 /**
@@ -29,6 +43,8 @@ const retryable = (err: unknown) => (err as { retryable?: unknown }).retryable =
  * never waits for it.
  */
 export class IndexSearch {
+  private backfillFinished = false;
+
   constructor(private readonly deps: IndexSearchDeps) {}
 
   /**
@@ -42,22 +58,33 @@ export class IndexSearch {
       if (signal.aborted) return total;
       const entries = await outbox.pending(batchSize);
       if (entries.length === 0) return total;
-      if (indexer !== null) {
-        try {
-          await indexer.index(entries.map((e) => e.message));
-        } catch (err) {
-          if (retryable(err)) throw err;
-          // Documents the index refuses for good would block everything queued behind them:
-          // they are in MySQL, counted in search_index_errors_total, and `npm run reindex`
-          // restores them.
-          this.deps.logger.error({ err }, 'search index refused messages; dropping them');
-        }
+      try {
+        await indexer.index(entries.map((e) => e.message));
+      } catch (err) {
+        if (retryable(err)) throw err;
+        // Documents the index refuses for good would block everything queued behind them:
+        // they are in MySQL, counted in search_index_errors_total, and `npm run reindex`
+        // restores them.
+        this.deps.logger.error({ err }, 'search index refused messages; dropping them');
       }
       await outbox.done(entries);
       metrics.indexed.inc(entries.length);
       total += entries.length;
       if (entries.length < batchSize) return total;
     }
+  }
+
+  /** One backfill step, if one is left; true while more remain. */
+  private async backfillStep(signal: AbortSignal): Promise<boolean> {
+    if (this.backfillFinished || signal.aborted) return false;
+    const backfill = this.deps.backfill;
+    if (backfill === undefined || backfill === null) return false;
+    const { finished } = await backfill.step();
+    if (finished) {
+      this.backfillFinished = true;
+      this.deps.logger.info('search index backfill finished');
+    }
+    return !finished;
   }
 
   /** Runs until the signal aborts (shutdown). Never throws. */
@@ -72,8 +99,9 @@ export class IndexSearch {
           const held = AbortSignal.any([signal, handle.signal]);
           while (!held.aborted) {
             await this.drain(held);
+            const more = await this.backfillStep(held);
             failures = 0;
-            await pause(this.deps.intervalMs, held);
+            if (!more) await pause(this.deps.intervalMs, held);
           }
         }
         if (!signal.aborted) await pause(this.deps.intervalMs, signal);

@@ -10,11 +10,10 @@ import type { Logger } from '../log/logger.js';
  */
 export function reindexEdits(
   outbox: SearchOutboxPort,
-  indexer: SearchIndexer | null,
+  indexer: SearchIndexer,
   logger: Logger,
 ): (view: MessageView) => Promise<void> {
   return async (view) => {
-    if (indexer === null) return;
     const where = {
       token: view.application_token,
       chatNumber: view.chat_number,

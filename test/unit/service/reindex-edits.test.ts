@@ -71,10 +71,4 @@ describe('service/reindexEdits', () => {
     )(view);
     expect(calls.done).to.deep.equal([]);
   });
-
-  it('does nothing without a search index', async () => {
-    const { outbox, calls } = fakeOutbox();
-    await reindexEdits(outbox, null, silentLogger)(view);
-    expect(calls.pending).to.deep.equal([]);
-  });
 });

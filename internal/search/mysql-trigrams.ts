@@ -1,0 +1,195 @@
+import { QueryTypes, Transaction, type Sequelize } from 'sequelize';
+import type { IndexedMessage, SearchBackfill, SearchIndexer } from '../domain/ports.js';
+import { trigramsOf } from './trigrams.js';
+
+/** A message as the trigram index needs it. */
+interface IndexRow {
+  id: number | string;
+  chat_id: number | string;
+  content: string;
+}
+
+/** Rows per INSERT: 3 placeholders each, well under the protocol's 65,535. */
+const INSERT_CHUNK = 5_000;
+
+/**
+ * Adds the trigrams of `rows` to message_trigrams. INSERT IGNORE: trigrams that differ only
+ * in ways the collation ignores (case, accents) are one key, and a replay is a no-op.
+ */
+async function insertTrigrams(
+  sequelize: Sequelize,
+  transaction: Transaction,
+  rows: readonly IndexRow[],
+): Promise<number> {
+  const values: (number | string)[][] = [];
+  for (const row of rows) {
+    for (const trigram of trigramsOf(row.content)) values.push([row.chat_id, trigram, row.id]);
+  }
+  for (let i = 0; i < values.length; i += INSERT_CHUNK) {
+    const chunk = values.slice(i, i + INSERT_CHUNK);
+    await sequelize.query(
+      `INSERT IGNORE INTO message_trigrams (chat_id, trigram, message_id)
+       VALUES ${chunk.map(() => '(?, ?, ?)').join(', ')}`,
+      { replacements: chunk.flat(), transaction },
+    );
+  }
+  return values.length;
+}
+
+/**
+ * Removes every trigram of these messages. Deleting a message row does the same (ON DELETE
+ * CASCADE); this is for removing them first, in batches, or without deleting the row.
+ */
+export async function removeMessageTrigrams(
+  sequelize: Sequelize,
+  messageIds: readonly (number | string)[],
+  transaction?: Transaction,
+): Promise<void> {
+  if (messageIds.length === 0) return;
+  await sequelize.query(
+    `DELETE FROM message_trigrams WHERE message_id IN (${messageIds.map(() => '?').join(', ')})`,
+    { replacements: [...messageIds], ...(transaction === undefined ? {} : { transaction }) },
+  );
+}
+
+/**
+ * Writing trigrams never depends on what a message says, so no failure is for good: the
+ * indexer loop keeps the entries and retries (a dropped entry would be a message search
+ * misses).
+ */
+export class TrigramIndexError extends Error {
+  readonly retryable = true;
+
+  constructor(cause: unknown) {
+    super('could not write the trigram index', { cause });
+    this.name = 'TrigramIndexError';
+  }
+}
+
+/**
+ * The built-in search's indexer, fed by the consumer's search indexer loop from search_outbox
+ * (and by an edit's fast path). It replaces each message's trigrams with those of what MySQL
+ * holds now, read under a row lock in the same transaction: two indexers racing on one message,
+ * or an edit landing meanwhile, leave the trigrams of the content that won, never of a stale
+ * copy. The messages' own text is what counts, not the copy it is given.
+ */
+export class MysqlTrigramIndexer implements SearchIndexer {
+  constructor(private readonly sequelize: Sequelize) {}
+
+  async index(messages: readonly IndexedMessage[]): Promise<void> {
+    try {
+      await this.replace(messages);
+    } catch (err) {
+      throw new TrigramIndexError(err);
+    }
+  }
+
+  private async replace(messages: readonly IndexedMessage[]): Promise<void> {
+    const ids = await this.resolve(messages);
+    if (ids.length === 0) return;
+    await this.sequelize.transaction(
+      { isolationLevel: Transaction.ISOLATION_LEVELS.READ_COMMITTED },
+      async (transaction) => {
+        // In id order, as every other writer of these rows locks them: no deadlock cycles.
+        const rows = await this.sequelize.query<IndexRow>(
+          `SELECT id, chat_id, content FROM messages
+            WHERE id IN (${ids.map(() => '?').join(', ')})
+            ORDER BY id FOR UPDATE`,
+          { replacements: ids, type: QueryTypes.SELECT, transaction },
+        );
+        await removeMessageTrigrams(
+          this.sequelize,
+          rows.map((r) => r.id),
+          transaction,
+        );
+        await insertTrigrams(this.sequelize, transaction, rows);
+      },
+    );
+  }
+
+  /** Message ids by application token, chat number and number; gone messages are skipped. */
+  private async resolve(messages: readonly IndexedMessage[]): Promise<(number | string)[]> {
+    const byChat = new Map<string, { token: string; chat: number; numbers: number[] }>();
+    for (const m of messages) {
+      const key = `${m.applicationToken}:${m.chatNumber}`;
+      const group = byChat.get(key) ?? {
+        token: m.applicationToken,
+        chat: m.chatNumber,
+        numbers: [],
+      };
+      group.numbers.push(m.number);
+      byChat.set(key, group);
+    }
+    if (byChat.size === 0) return [];
+    const groups = [...byChat.values()];
+    const rows = await this.sequelize.query<{ id: number | string }>(
+      `SELECT m.id FROM messages m
+         JOIN chats c ON c.id = m.chat_id
+         JOIN applications a ON a.id = c.application_id
+        WHERE ${groups.map((g) => `(a.token = ? AND c.number = ? AND m.number IN (${g.numbers.map(() => '?').join(', ')}))`).join(' OR ')}`,
+      {
+        replacements: groups.flatMap((g) => [g.token, g.chat, ...g.numbers]),
+        type: QueryTypes.SELECT,
+      },
+    );
+    return rows.map((r) => r.id).sort((a, b) => Number(a) - Number(b));
+  }
+}
+
+/**
+ * Indexes the messages stored before the trigram index existed, a batch at a time from a
+ * cursor kept in search_trigram_backfill (resumable: a crash loses at most one batch, which the
+ * next step redoes). Adds trigrams only: a message edited meanwhile keeps the trigrams the
+ * indexer gave it, plus possibly stale ones, which the exact LIKE filters out. Searches scan,
+ * as before the index, until the backfill has finished.
+ */
+export class MysqlTrigramBackfill implements SearchBackfill {
+  constructor(
+    private readonly sequelize: Sequelize,
+    private readonly batchSize = 1_000,
+  ) {}
+
+  async step(): Promise<{ indexed: number; finished: boolean }> {
+    return this.sequelize.transaction(
+      { isolationLevel: Transaction.ISOLATION_LEVELS.READ_COMMITTED },
+      async (transaction) => {
+        // The state row's lock makes concurrent backfills (two consumers, a reindex) take turns.
+        const [state] = await this.sequelize.query<{
+          after_message_id: number | string;
+          finished_at: Date | null;
+        }>(
+          'SELECT after_message_id, finished_at FROM search_trigram_backfill WHERE id = 1 FOR UPDATE',
+          { type: QueryTypes.SELECT, transaction },
+        );
+        if (state === undefined || state.finished_at !== null)
+          return { indexed: 0, finished: true };
+        const rows = await this.sequelize.query<IndexRow>(
+          `SELECT id, chat_id, content FROM messages WHERE id > ? ORDER BY id LIMIT ? FOR UPDATE`,
+          {
+            replacements: [state.after_message_id, this.batchSize],
+            type: QueryTypes.SELECT,
+            transaction,
+          },
+        );
+        await insertTrigrams(this.sequelize, transaction, rows);
+        const finished = rows.length < this.batchSize;
+        await this.sequelize.query(
+          `UPDATE search_trigram_backfill
+              SET after_message_id = ?, finished_at = ${finished ? 'UTC_TIMESTAMP(3)' : 'NULL'}
+            WHERE id = 1`,
+          { replacements: [rows.at(-1)?.id ?? state.after_message_id], transaction },
+        );
+        return { indexed: rows.length, finished };
+      },
+    );
+  }
+}
+
+/** Whether the backfill has finished, so the index covers every message. */
+export async function trigramIndexComplete(sequelize: Sequelize): Promise<boolean> {
+  const [row] = await sequelize.query<{ finished_at: Date | null }>(
+    'SELECT finished_at FROM search_trigram_backfill WHERE id = 1',
+    { type: QueryTypes.SELECT },
+  );
+  return row !== undefined && row.finished_at !== null;
+}
