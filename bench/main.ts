@@ -28,6 +28,7 @@ import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { KeySpace } from '../internal/redis/keys.js';
 import { startSearchStandIn } from '../test/support/search-stand-in.js';
+import { benchSearchIsolated } from './search.js';
 
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
 const rate = Number(process.env['BENCH_RATE'] ?? 5_000);
@@ -305,3 +306,8 @@ try {
   await sequelize.close();
   await removeIsolatedResources(env);
 }
+
+// --- Built-in MySQL search (bench/search.ts): a generated chat of 100,000 messages, in a
+// database of its own, after the programs above have stopped. Returns its figures.
+console.log('');
+await benchSearchIsolated();

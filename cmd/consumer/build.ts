@@ -23,6 +23,7 @@ import { closeServer, listen } from '../../internal/http/server.js';
 import { flagCheck, mysqlCheck, redisCheck } from '../../internal/ops/checks.js';
 import { Deadline, sleep, stopBudgetMs, type Program } from '../../internal/runtime/program.js';
 import { createSearchBackend } from '../../internal/search/backend.js';
+import { TRIGRAM_INDEXER_YIELD } from '../../internal/search/mysql-trigrams.js';
 
 const SEARCH_INDEXER_LOCK_TTL_MS = 30_000;
 
@@ -53,11 +54,20 @@ export function build(overrides: ConsumerOverrides = {}): Program {
   const dirty = new DirtySet(redis, new KeySpace(config.redis.keyPrefix));
   const search = createSearchBackend(config, sequelize, registry, logger);
   const outbox = new SearchOutbox(sequelize);
+  let lastBatchAt = -Infinity;
   const indexMetrics = createSearchIndexMetrics(registry, () => outbox.lag());
   const indexSearch = new IndexSearch({
     outbox,
     indexer: search.indexer,
     backfill: search.backfill,
+    ...(search.name === 'mysql'
+      ? {
+          yieldTo: {
+            busy: () => performance.now() - lastBatchAt < TRIGRAM_INDEXER_YIELD.recentMs,
+            factor: TRIGRAM_INDEXER_YIELD.factor,
+          },
+        }
+      : {}),
     lock: new RedisLock(
       redis,
       `${config.redis.keyPrefix}lock:search-indexer`,
@@ -84,6 +94,7 @@ export function build(overrides: ConsumerOverrides = {}): Program {
     }),
     observer: {
       batch: (size, seconds) => {
+        lastBatchAt = performance.now();
         metrics.batchSize.observe(size);
         metrics.batchDuration.observe(seconds);
       },

@@ -25,6 +25,13 @@ export interface IndexSearchDeps {
   readonly intervalMs: number;
   readonly metrics: Pick<SearchIndexMetrics, 'indexed' | 'failures'>;
   readonly logger: Logger;
+  /**
+   * For an index in the consumer's own database: while `busy()` (the consumer is persisting),
+   * the loop rests after each batch `factor` times as long as the batch took, so indexing takes
+   * at most 1/(1+factor) of the time and persistence keeps its rate. The backlog waits in the
+   * outbox and is caught up when the writes calm down.
+   */
+  readonly yieldTo?: { readonly busy: () => boolean; readonly factor: number };
   /** Backoff after a failed round: doubles from baseMs up to maxMs. */
   readonly backoff?: { readonly baseMs: number; readonly maxMs: number };
 }
@@ -56,6 +63,7 @@ export class IndexSearch {
     let total = 0;
     for (;;) {
       if (signal.aborted) return total;
+      const started = performance.now();
       const entries = await outbox.pending(batchSize);
       if (entries.length === 0) return total;
       try {
@@ -71,7 +79,14 @@ export class IndexSearch {
       metrics.indexed.inc(entries.length);
       total += entries.length;
       if (entries.length < batchSize) return total;
+      await this.rest(performance.now() - started, signal);
     }
+  }
+
+  /** Gives way to the consumer's writes after `tookMs` of indexing, when they are running. */
+  private async rest(tookMs: number, signal: AbortSignal): Promise<void> {
+    const yieldTo = this.deps.yieldTo;
+    if (yieldTo !== undefined && yieldTo.busy()) await pause(tookMs * yieldTo.factor, signal);
   }
 
   /** One backfill step, if one is left; true while more remain. */
@@ -79,7 +94,9 @@ export class IndexSearch {
     if (this.backfillFinished || signal.aborted) return false;
     const backfill = this.deps.backfill;
     if (backfill === undefined || backfill === null) return false;
+    const started = performance.now();
     const { finished } = await backfill.step();
+    await this.rest(performance.now() - started, signal);
     if (finished) {
       this.backfillFinished = true;
       this.deps.logger.info('search index backfill finished');

@@ -25,7 +25,13 @@ async function until(condition: () => boolean): Promise<void> {
   if (!condition()) throw new Error('condition not met');
 }
 
-function setup(options: { batchSize?: number; backfill?: FakeSearchBackfill } = {}) {
+function setup(
+  options: {
+    batchSize?: number;
+    backfill?: FakeSearchBackfill;
+    yieldTo?: { busy: () => boolean; factor: number };
+  } = {},
+) {
   const outbox = new FakeSearchOutbox();
   const indexer = new FakeSearchIndexer();
   const lock = new FakeLock();
@@ -39,6 +45,7 @@ function setup(options: { batchSize?: number; backfill?: FakeSearchBackfill } = 
     outbox,
     indexer,
     backfill: options.backfill ?? null,
+    ...(options.yieldTo === undefined ? {} : { yieldTo: options.yieldTo }),
     lock,
     batchSize: options.batchSize ?? 2,
     intervalMs: 5,
@@ -151,5 +158,26 @@ describe('jobs/IndexSearch', function () {
     ]);
     // Finished: never asked again.
     expect(backfill.steps).to.equal(3);
+  });
+
+  it('rests between batches while the consumer is busy, and not when it is idle', async () => {
+    // A factor no test run could outlast: resting shows as the second batch not being reached.
+    const busy = { value: true };
+    const { outbox, indexer, job } = setup({
+      batchSize: 2,
+      yieldTo: { busy: () => busy.value, factor: 1e6 },
+    });
+    for (const n of [1, 2, 3, 4, 5]) outbox.queue(n, message(n), new Date(at.getTime() + n));
+    const stop = new AbortController();
+    const resting = job.drain(stop.signal);
+    await until(() => indexer.calls === 1);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(indexer.calls).to.equal(1);
+    stop.abort();
+    expect(await resting).to.equal(2);
+
+    busy.value = false;
+    expect(await job.drain(new AbortController().signal)).to.equal(3);
+    expect(indexer.indexed.map((m) => m.number)).to.deep.equal([1, 2, 3, 4, 5]);
   });
 });
