@@ -17,6 +17,7 @@ import { AmqpConnection } from '../../internal/queue/connection.js';
 import { WriteConsumer } from '../../internal/queue/consumer.js';
 import { PersistBatch } from '../../internal/jobs/persist-batch.js';
 import { IndexSearch } from '../../internal/jobs/index-search.js';
+import { BusyWindow } from '../../internal/jobs/busy-window.js';
 import { Readiness } from '../../internal/ops/readiness.js';
 import { createOpsServer } from '../../internal/ops/server.js';
 import { closeServer, listen } from '../../internal/http/server.js';
@@ -54,7 +55,10 @@ export function build(overrides: ConsumerOverrides = {}): Program {
   const dirty = new DirtySet(redis, new KeySpace(config.redis.keyPrefix));
   const search = createSearchBackend(config, sequelize, registry, logger);
   const outbox = new SearchOutbox(sequelize);
-  let lastBatchAt = -Infinity;
+  const persisting = new BusyWindow(
+    TRIGRAM_INDEXER_YIELD.windowMs,
+    TRIGRAM_INDEXER_YIELD.busyShare,
+  );
   const indexMetrics = createSearchIndexMetrics(registry, () => outbox.lag());
   const indexSearch = new IndexSearch({
     outbox,
@@ -63,7 +67,7 @@ export function build(overrides: ConsumerOverrides = {}): Program {
     ...(search.name === 'mysql'
       ? {
           yieldTo: {
-            busy: () => performance.now() - lastBatchAt < TRIGRAM_INDEXER_YIELD.recentMs,
+            busy: () => persisting.busy(),
             factor: TRIGRAM_INDEXER_YIELD.factor,
           },
         }
@@ -94,7 +98,7 @@ export function build(overrides: ConsumerOverrides = {}): Program {
     }),
     observer: {
       batch: (size, seconds) => {
-        lastBatchAt = performance.now();
+        persisting.record(seconds * 1_000);
         metrics.batchSize.observe(size);
         metrics.batchDuration.observe(seconds);
       },

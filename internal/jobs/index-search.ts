@@ -78,8 +78,10 @@ export class IndexSearch {
       await outbox.done(entries);
       metrics.indexed.inc(entries.length);
       total += entries.length;
-      if (entries.length < batchSize) return total;
+      // After every batch, full or not: a loop taking whatever trickled in meanwhile would
+      // otherwise index continuously beside the writes.
       await this.rest(performance.now() - started, signal);
+      if (entries.length < batchSize) return total;
     }
   }
 

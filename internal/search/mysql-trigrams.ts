@@ -4,10 +4,11 @@ import { trigramsOf } from './trigrams.js';
 
 /**
  * The trigram index is written in the consumer's own database, at about forty rows per
- * message: while batches are being persisted (one in the last quarter second), the indexer
- * takes at most a quarter of the time (it rests three times as long as each batch took).
+ * message: while the consumer spends at least half of its time persisting (a backlog), the
+ * indexer takes at most a quarter of the time (it rests three times as long as each batch
+ * took). Beside a mostly idle consumer it runs at full speed.
  */
-export const TRIGRAM_INDEXER_YIELD = { recentMs: 250, factor: 3 } as const;
+export const TRIGRAM_INDEXER_YIELD = { windowMs: 1_000, busyShare: 0.5, factor: 3 } as const;
 
 /** A message as the trigram index needs it. */
 interface IndexRow {

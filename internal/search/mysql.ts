@@ -20,8 +20,11 @@ const PROBED_TRIGRAMS = 3;
 /** While the backfill runs, how long a "not yet" answer is trusted before asking again. */
 const BACKFILL_RECHECK_MS = 5_000;
 
-/** Filters that every plan applies to the message rows it returns. */
-function verify(terms: readonly string[]): string {
+/**
+ * The conditions every plan puts on the message rows it returns (`m`): each term by LIKE. The
+ * one place for any other condition on which messages a search may return.
+ */
+function matching(terms: readonly string[]): string {
   return terms.map(() => "AND m.content LIKE ? ESCAPE '!'").join(' ');
 }
 
@@ -99,7 +102,7 @@ export class MysqlSearch implements SearchPort {
     return this.sequelize.query<{ number: number; content: string }>(
       `SELECT m.number, m.content
          FROM messages m
-        WHERE m.chat_id = ? ${verify(terms)}
+        WHERE m.chat_id = ? ${matching(terms)}
         ORDER BY m.number DESC
         LIMIT ? OFFSET ?`,
       {
@@ -143,7 +146,7 @@ export class MysqlSearch implements SearchPort {
             WHERE o.chat_id IS NULL AND p.chat_id = ?
          ) candidate
          JOIN messages m ON m.id = candidate.message_id
-        WHERE m.chat_id = ? ${verify(terms)}
+        WHERE m.chat_id = ? ${matching(terms)}
         ORDER BY m.number DESC
         LIMIT ? OFFSET ?`,
       {
