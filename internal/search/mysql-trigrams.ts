@@ -17,7 +17,7 @@ interface IndexRow {
   content: string;
 }
 
-/** Rows per INSERT: 3 placeholders each, well under the protocol's 65,535. */
+/** Rows per INSERT: statements of about 150 kB, well under max_allowed_packet. */
 const INSERT_CHUNK = 5_000;
 
 /**
@@ -28,7 +28,7 @@ async function insertTrigrams(
   sequelize: Sequelize,
   transaction: Transaction,
   rows: readonly IndexRow[],
-): Promise<number> {
+): Promise<void> {
   const values: (number | string)[][] = [];
   for (const row of rows) {
     for (const trigram of trigramsOf(row.content)) values.push([row.chat_id, trigram, row.id]);
@@ -41,7 +41,6 @@ async function insertTrigrams(
       { replacements: chunk.flat(), transaction },
     );
   }
-  return values.length;
 }
 
 /**
@@ -93,17 +92,15 @@ export class MysqlTrigramIndexer implements SearchIndexer {
   }
 
   private async replace(messages: readonly IndexedMessage[]): Promise<void> {
-    const ids = await this.resolve(messages);
-    if (ids.length === 0) return;
+    const where = await this.messagesWhere(messages);
+    if (where === null) return;
     await this.sequelize.transaction(
       { isolationLevel: Transaction.ISOLATION_LEVELS.READ_COMMITTED },
       async (transaction) => {
-        // In id order, as every other writer of these rows locks them: no deadlock cycles.
+        // Ranges of the (chat_id, number) key: only these rows are read and locked.
         const rows = await this.sequelize.query<IndexRow>(
-          `SELECT id, chat_id, content FROM messages
-            WHERE id IN (${ids.map(() => '?').join(', ')})
-            ORDER BY id FOR UPDATE`,
-          { replacements: ids, type: QueryTypes.SELECT, transaction },
+          `SELECT id, chat_id, content FROM messages WHERE ${where.sql} FOR UPDATE`,
+          { replacements: where.replacements, type: QueryTypes.SELECT, transaction },
         );
         await removeMessageTrigrams(
           this.sequelize,
@@ -115,32 +112,51 @@ export class MysqlTrigramIndexer implements SearchIndexer {
     );
   }
 
-  /** Message ids by application token, chat number and number; gone messages are skipped. */
-  private async resolve(messages: readonly IndexedMessage[]): Promise<(number | string)[]> {
-    const byChat = new Map<string, { token: string; chat: number; numbers: number[] }>();
+  /**
+   * The messages as `(chat_id = ? AND number IN (...))` groups, their chats looked up first: a
+   * condition on the joined application and chat would read every message of those chats.
+   * Null when none of their chats exists (gone).
+   */
+  private async messagesWhere(
+    messages: readonly IndexedMessage[],
+  ): Promise<{ sql: string; replacements: unknown[] } | null> {
+    const byToken = new Map<string, Set<number>>();
     for (const m of messages) {
-      const key = `${m.applicationToken}:${m.chatNumber}`;
-      const group = byChat.get(key) ?? {
-        token: m.applicationToken,
-        chat: m.chatNumber,
-        numbers: [],
-      };
-      group.numbers.push(m.number);
-      byChat.set(key, group);
+      const chats = byToken.get(m.applicationToken) ?? new Set<number>();
+      chats.add(m.chatNumber);
+      byToken.set(m.applicationToken, chats);
     }
-    if (byChat.size === 0) return [];
-    const groups = [...byChat.values()];
-    const rows = await this.sequelize.query<{ id: number | string }>(
-      `SELECT m.id FROM messages m
-         JOIN chats c ON c.id = m.chat_id
-         JOIN applications a ON a.id = c.application_id
-        WHERE ${groups.map((g) => `(a.token = ? AND c.number = ? AND m.number IN (${g.numbers.map(() => '?').join(', ')}))`).join(' OR ')}`,
+    if (byToken.size === 0) return null;
+    const groups = [...byToken];
+    const chats = await this.sequelize.query<{
+      id: number | string;
+      token: string;
+      number: number;
+    }>(
+      `SELECT c.id, a.token, c.number FROM chats c JOIN applications a ON a.id = c.application_id
+        WHERE ${groups.map(([, numbers]) => `(a.token = ? AND c.number IN (${[...numbers].map(() => '?').join(', ')}))`).join(' OR ')}`,
       {
-        replacements: groups.flatMap((g) => [g.token, g.chat, ...g.numbers]),
+        replacements: groups.flatMap(([token, numbers]) => [token, ...numbers]),
         type: QueryTypes.SELECT,
       },
     );
-    return rows.map((r) => r.id).sort((a, b) => Number(a) - Number(b));
+    const chatIds = new Map(chats.map((c) => [`${c.token}:${c.number}`, c.id]));
+    const numbersByChat = new Map<number | string, number[]>();
+    for (const m of messages) {
+      const chatId = chatIds.get(`${m.applicationToken}:${m.chatNumber}`);
+      if (chatId === undefined) continue;
+      const numbers = numbersByChat.get(chatId) ?? [];
+      numbers.push(m.number);
+      numbersByChat.set(chatId, numbers);
+    }
+    if (numbersByChat.size === 0) return null;
+    const parts = [...numbersByChat];
+    return {
+      sql: parts
+        .map(([, numbers]) => `(chat_id = ? AND number IN (${numbers.map(() => '?').join(', ')}))`)
+        .join(' OR '),
+      replacements: parts.flatMap(([chatId, numbers]) => [chatId, ...numbers]),
+    };
   }
 }
 
