@@ -37,7 +37,13 @@ export function foldCodePoint(c: string): string {
 
 /** The distinct folded trigrams of `text`, in order of first occurrence; none below 3 code points. */
 export function trigramsOf(text: string): string[] {
-  const chars = Array.from(text, foldCodePoint);
+  // ASCII inline: the indexer folds some forty characters per message, most of them ASCII.
+  const chars: string[] = [];
+  for (const c of text) {
+    const code = c.charCodeAt(0);
+    if (code >= 0x80) chars.push(foldCodePoint(c));
+    else chars.push(code >= 65 && code <= 90 ? String.fromCharCode(code + 32) : c);
+  }
   const seen = new Set<string>();
   for (let i = 0; i + TRIGRAM_LENGTH <= chars.length; i += 1) {
     seen.add(chars[i]! + chars[i + 1]! + chars[i + 2]!);
