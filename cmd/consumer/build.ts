@@ -21,12 +21,14 @@ import { PersistBatch } from '../../internal/jobs/persist-batch.js';
 import { IndexSearch } from '../../internal/jobs/index-search.js';
 import { PurgeDeleted } from '../../internal/jobs/purge-deleted.js';
 import { SqlPurgeStore } from '../../internal/db/repositories/purge.js';
+import { BusyWindow } from '../../internal/jobs/busy-window.js';
 import { Readiness } from '../../internal/ops/readiness.js';
 import { createOpsServer } from '../../internal/ops/server.js';
 import { closeServer, listen } from '../../internal/http/server.js';
 import { flagCheck, mysqlCheck, redisCheck } from '../../internal/ops/checks.js';
 import { Deadline, sleep, stopBudgetMs, type Program } from '../../internal/runtime/program.js';
 import { createSearchBackend } from '../../internal/search/backend.js';
+import { TRIGRAM_INDEXER_YIELD } from '../../internal/search/mysql-trigrams.js';
 
 const SEARCH_INDEXER_LOCK_TTL_MS = 30_000;
 const PURGE_LOCK_TTL_MS = 30_000;
@@ -60,11 +62,23 @@ export function build(overrides: ConsumerOverrides = {}): Program {
   const dirty = new DirtySet(redis, keys);
   const search = createSearchBackend(config, sequelize, registry, logger);
   const outbox = new SearchOutbox(sequelize);
-  const indexing = search.indexer !== null;
+  const persisting = new BusyWindow(
+    TRIGRAM_INDEXER_YIELD.windowMs,
+    TRIGRAM_INDEXER_YIELD.busyShare,
+  );
   const indexMetrics = createSearchIndexMetrics(registry, () => outbox.lag());
   const indexSearch = new IndexSearch({
     outbox,
     indexer: search.indexer,
+    backfill: search.backfill,
+    ...(search.name === 'mysql'
+      ? {
+          yieldTo: {
+            busy: () => persisting.busy(),
+            factor: TRIGRAM_INDEXER_YIELD.factor,
+          },
+        }
+      : {}),
     lock: new RedisLock(
       redis,
       `${config.redis.keyPrefix}lock:search-indexer`,
@@ -97,7 +111,7 @@ export function build(overrides: ConsumerOverrides = {}): Program {
     queue: config.rabbitmq.queue,
     logger,
     handler: new PersistBatch({
-      persist: (events) => persistWriteBatch(sequelize, events, { queueForIndexing: indexing }),
+      persist: (events) => persistWriteBatch(sequelize, events, { queueForIndexing: true }),
       dirty,
       // After the commit: announce the creates on their chats' logs (event streams).
       announcer: new RedisLiveLog(redis, keys, config.live),
@@ -108,6 +122,7 @@ export function build(overrides: ConsumerOverrides = {}): Program {
     }),
     observer: {
       batch: (size, seconds) => {
+        persisting.record(seconds * 1_000);
         metrics.batchSize.observe(size);
         metrics.batchDuration.observe(seconds);
       },
@@ -155,7 +170,6 @@ export function build(overrides: ConsumerOverrides = {}): Program {
       redis.connect().catch((err: unknown) => logger.warn({ err }, 'redis not reachable yet'));
       await search.start();
       void amqp.start();
-      // Also without an index: it clears the entries edits queue, which nothing else reads.
       indexLoop = indexSearch.run(shutdown.signal);
       purgeLoop = purgeDeleted.run(shutdown.signal);
       depthLoop = watchDeadLetters();

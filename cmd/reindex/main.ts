@@ -5,13 +5,15 @@ import { createSequelize } from '../../internal/db/sequelize.js';
 import { maxMessageId, messageBatches } from '../../internal/db/repositories/message-source.js';
 import { parseNumberParam, isWellFormedToken } from '../../internal/domain/validation.js';
 import { createElasticsearchClient } from '../../internal/search/elasticsearch/client.js';
+import { MysqlTrigramBackfill } from '../../internal/search/mysql-trigrams.js';
 import {
   reindexAll,
   reindexChat,
   type ReindexProgress,
 } from '../../internal/search/elasticsearch/reindex.js';
 
-// Rebuilds the Elasticsearch index from MySQL, with progress on stdout.
+// Rebuilds the Elasticsearch index from MySQL, with progress on stdout. Without
+// ELASTICSEARCH_URL it finishes the built-in search's trigram backfill instead.
 //   --all (default)          a fresh index behind the alias, switched atomically: no downtime
 //   --app TOKEN --chat N     one chat, in place
 //   --catch-up-minutes M     edits this far before the start are indexed again after the switch
@@ -27,10 +29,27 @@ const { values } = parseArgs({
 const config = loadConfigOrExit('reindex');
 const logger = createLogger('reindex', config.logLevel);
 if (config.elasticsearch === undefined) {
-  process.stderr.write(
-    'reindex: ELASTICSEARCH_URL is not set; the built-in MySQL search needs no index.\n',
-  );
-  process.exit(2);
+  // The built-in search: the consumer backfills its trigram index by itself while idle; this
+  // runs that backfill to the end now, from where it stopped (it is resumable).
+  const sequelize = createSequelize(config.mysql);
+  let code = 0;
+  try {
+    const backfill = new MysqlTrigramBackfill(sequelize);
+    let total = 0;
+    for (let batch = 1; ; batch += 1) {
+      const { indexed, finished } = await backfill.step();
+      total += indexed;
+      process.stdout.write(`${JSON.stringify({ kind: 'trigrams', batch, total, finished })}\n`);
+      if (finished) break;
+    }
+    logger.info({ total }, 'trigram backfill finished');
+  } catch (err) {
+    logger.error({ err }, 'trigram backfill failed');
+    code = 1;
+  } finally {
+    await sequelize.close();
+  }
+  process.exit(code);
 }
 const LATE_COMMIT_SLACK_IDS = 10_000;
 const marginMs = Number(values['catch-up-minutes']) * 60_000;

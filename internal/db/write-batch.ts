@@ -12,7 +12,8 @@ import { sqlDateTime } from './datetime.js';
 export interface PersistOptions {
   /**
    * Queue the batch's messages in search_outbox in the same transaction, for the search
-   * indexer: commit (and so the ack) never waits for the index, and nothing is lost to it.
+   * indexer (Elasticsearch's, or the built-in search's trigram index): commit (and so the ack)
+   * never waits for the index, and nothing is lost to it.
    */
   readonly queueForIndexing?: boolean;
 }
@@ -126,7 +127,7 @@ export async function persistWriteBatch(
           }),
         );
         const persisted = await loadMessageEventIds(query, messageRows);
-        const ours: (number | string)[] = [];
+        const ours: { id: number | string; chatId: number | undefined }[] = [];
         for (const { m, chatId } of messageRows) {
           const row = persisted.get(`${chatId}:${m.messageNumber}`);
           if (row !== undefined && row.event_id !== m.eventId && Number(row.deleted) === 1) {
@@ -139,17 +140,17 @@ export async function persistWriteBatch(
                 detail: 'message number already taken by another create',
               },
             });
-          } else ours.push(row.id);
+          } else ours.push({ id: row.id, chatId });
         }
         if (options.queueForIndexing === true && ours.length > 0) {
           // A replayed event queues its message again: indexing is idempotent. An edit's
           // pending entry keeps its own queued_at.
           const at = sqlDateTime(new Date());
           await execute(
-            `INSERT INTO search_outbox (message_id, queued_at)
-             VALUES ${ours.map(() => '(?, ?)').join(', ')}
+            `INSERT INTO search_outbox (message_id, chat_id, queued_at)
+             VALUES ${ours.map(() => '(?, ?, ?)').join(', ')}
              ON DUPLICATE KEY UPDATE message_id = message_id`,
-            ours.flatMap((id) => [id, at]),
+            ours.flatMap(({ id, chatId }) => [id, chatId, at]),
           );
         }
       }

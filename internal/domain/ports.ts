@@ -126,6 +126,15 @@ export interface SearchIndexer {
   removeScope(scope: { applicationToken: string; chatNumber?: number }): Promise<void>;
 }
 
+/**
+ * Brings an index up to the messages stored before it existed, one batch per step, resuming
+ * where the last step stopped (the built-in search's trigram backfill).
+ */
+export interface SearchBackfill {
+  /** Indexes the next batch; `finished` once every message stored before it is covered. */
+  step(): Promise<{ indexed: number; finished: boolean }>;
+}
+
 /** A message waiting in the search outbox, with what MySQL holds for it now. */
 export interface OutboxEntry {
   readonly message: IndexedMessage;

@@ -14,7 +14,7 @@ export interface LeaderLoopOptions {
 /**
  * Runs `round` while this replica holds the lock, until `signal` aborts (shutdown); a failed
  * round is retried with capped backoff. Never throws. `round` gets a signal that also aborts
- * when the hold is lost.
+ * when the hold is lost, and resolves to `true` when more work waits (no pause before the next).
  */
 export async function runAsLeader(
   signal: AbortSignal,
@@ -30,9 +30,9 @@ export async function runAsLeader(
       if (handle !== null) {
         const held = AbortSignal.any([signal, handle.signal]);
         while (!held.aborted) {
-          await round(held);
+          const more = await round(held);
           failures = 0;
-          await pause(options.intervalMs, held);
+          if (more !== true) await pause(options.intervalMs, held);
         }
       }
       if (!signal.aborted) await pause(options.intervalMs, signal);

@@ -1,18 +1,21 @@
 import type { Sequelize } from 'sequelize';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/config.js';
-import type { HealthCheck, SearchIndexer, SearchPort } from '../domain/ports.js';
+import type { HealthCheck, SearchBackfill, SearchIndexer, SearchPort } from '../domain/ports.js';
 import type { Logger } from '../log/logger.js';
 import { createSearchMetrics } from './metrics.js';
 import { MysqlSearch } from './mysql.js';
+import { MysqlTrigramBackfill, MysqlTrigramIndexer } from './mysql-trigrams.js';
 import { ElasticsearchSearch } from './elasticsearch/adapter.js';
 import { createElasticsearchClient } from './elasticsearch/client.js';
 
 export interface SearchBackend {
   readonly name: 'elasticsearch' | 'mysql';
   readonly port: SearchPort;
-  /** Null for the MySQL backend: it searches the rows themselves, nothing to index. */
-  readonly indexer: SearchIndexer | null;
+  /** Elasticsearch's bulk indexing, or the MySQL backend's trigram index. */
+  readonly indexer: SearchIndexer;
+  /** What the consumer's indexer loop runs while idle: the trigram backfill (MySQL only). */
+  readonly backfill: SearchBackfill | null;
   readonly checks: readonly HealthCheck[];
   start(): Promise<void>;
   close(): Promise<void>;
@@ -30,7 +33,8 @@ export function createSearchBackend(
     return {
       name: 'mysql',
       port: new MysqlSearch(sequelize, metrics),
-      indexer: null,
+      indexer: new MysqlTrigramIndexer(sequelize),
+      backfill: new MysqlTrigramBackfill(sequelize),
       checks: [],
       start: () => Promise.resolve(),
       close: () => Promise.resolve(),
@@ -42,6 +46,7 @@ export function createSearchBackend(
     name: 'elasticsearch',
     port: es,
     indexer: es,
+    backfill: null,
     checks: [es],
     // Creating the index is retried by the next start or reindex; serving must not wait on it.
     start: () =>

@@ -50,16 +50,17 @@ export class SqlMessageRepository implements MessageRepository {
     const changed = await this.sequelize.transaction(
       { isolationLevel: Transaction.ISOLATION_LEVELS.READ_COMMITTED },
       async (transaction) => {
-        const ids = await this.sequelize.query<{ id: number | string }>(
-          `SELECT m.id FROM messages m
+        const ids = await this.sequelize.query<{ id: number | string; chat_id: number | string }>(
+          `SELECT m.id, m.chat_id FROM messages m
              JOIN chats c ON c.id = m.chat_id
              JOIN applications a ON a.id = c.application_id
             WHERE a.token = ? AND c.number = ? AND m.number = ? AND ${LIVE_MESSAGE}
             FOR UPDATE`,
           { replacements: [token, chatNumber, number], type: QueryTypes.SELECT, transaction },
         );
-        const id = ids[0]?.id;
-        if (id === undefined) return false;
+        const found = ids[0];
+        if (found === undefined) return false;
+        const id = found.id;
         // updated_at is the search index's version: it must grow with every edit, even when
         // this pod's clock is behind the one that stamped the create or the previous edit.
         await this.sequelize.query(
@@ -69,9 +70,9 @@ export class SqlMessageRepository implements MessageRepository {
           { replacements: [content, now, id], transaction },
         );
         await this.sequelize.query(
-          `INSERT INTO search_outbox (message_id, queued_at) VALUES (?, ?)
-           ON DUPLICATE KEY UPDATE queued_at = VALUES(queued_at)`,
-          { replacements: [id, now], transaction },
+          `INSERT INTO search_outbox (message_id, chat_id, queued_at) VALUES (?, ?, ?)
+           ON DUPLICATE KEY UPDATE queued_at = VALUES(queued_at), chat_id = VALUES(chat_id)`,
+          { replacements: [id, found.chat_id, now], transaction },
         );
         return true;
       },
@@ -169,9 +170,9 @@ export class SqlMessageRepository implements MessageRepository {
           [chatId, number, now, now, now],
         );
         await execute(
-          `INSERT INTO search_outbox (message_id, queued_at)
-           SELECT id, ? FROM messages WHERE chat_id = ? AND number = ?
-           ON DUPLICATE KEY UPDATE queued_at = VALUES(queued_at)`,
+          `INSERT INTO search_outbox (message_id, chat_id, queued_at)
+           SELECT id, chat_id, ? FROM messages WHERE chat_id = ? AND number = ?
+           ON DUPLICATE KEY UPDATE queued_at = VALUES(queued_at), chat_id = VALUES(chat_id)`,
           [now, chatId, number],
         );
         return { chatId };

@@ -4,6 +4,7 @@ import type {
   LockHandle,
   OutboxEntry,
   OutboxLag,
+  SearchBackfill,
   SearchIndexer,
   SearchOutboxPort,
 } from '../../../internal/domain/ports.js';
@@ -124,5 +125,21 @@ export class FakeLock implements LeaderLock {
   lose(): void {
     this.current?.abort(new Error('lock lost'));
     this.current = null;
+  }
+}
+
+/** A backfill that finishes after `total` steps; `onStep` runs inside each step. */
+export class FakeSearchBackfill implements SearchBackfill {
+  steps = 0;
+  readonly log: string[] = [];
+  onStep: () => void = () => undefined;
+
+  constructor(private readonly total: number) {}
+
+  step(): Promise<{ indexed: number; finished: boolean }> {
+    if (this.steps >= this.total) return Promise.resolve({ indexed: 0, finished: true });
+    this.steps += 1;
+    this.onStep();
+    return Promise.resolve({ indexed: 1, finished: this.steps === this.total });
   }
 }
