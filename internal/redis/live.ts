@@ -93,7 +93,14 @@ if entry[1] ~= '1' then return false end
 return entry[2]
 `;
 
-const COMMANDS = { APPEND, SETTLE, CONFIRM, FIND } as const;
+// KEYS[1] the pending entry; ARGV: event id, view, ttl in ms. One command, hidden until confirmed.
+const STAGE = `
+redis.call('HSET', KEYS[1], 'e', ARGV[1], 'v', ARGV[2], 'c', '0')
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+`;
+
+const COMMANDS = { APPEND, SETTLE, CONFIRM, FIND, STAGE } as const;
 const PREFIX = 'chatSystemLive_';
 type ScriptCommand = (...args: (string | number)[]) => Promise<unknown>;
 
@@ -334,14 +341,12 @@ export class RedisPendingCreates implements PendingCreates {
   }
 
   async stage(token: string, ref: PendingRef, eventId: string, view: object): Promise<void> {
-    const key = this.keys.pending(token, ref);
-    const results = await this.redis
-      .multi()
-      .hset(key, 'e', eventId, 'v', JSON.stringify(view), 'c', '0')
-      .pexpire(key, this.ttlMs)
-      .exec();
-    const failed = results?.find(([err]) => err !== null);
-    if (failed) throw failed[0] as Error;
+    await run(
+      this.redis,
+      'STAGE',
+      [this.keys.pending(token, ref)],
+      [eventId, JSON.stringify(view), this.ttlMs],
+    );
   }
 
   async confirm(token: string, ref: PendingRef): Promise<void> {
