@@ -97,8 +97,11 @@ export function build(overrides: ConsumerOverrides = {}): Program {
     purgeMetrics.rows.inc({ kind }, 0);
     purgeMetrics.tasks.inc({ kind }, 0);
   }
+  // The chats' event logs: the consumer announces persisted creates, the purge ends streams.
+  const liveLog = new RedisLiveLog(redis, keys, config.live);
   const purgeDeleted = new PurgeDeleted({
     store: purgeStore,
+    live: liveLog,
     indexer: search.indexer,
     lock: new RedisLock(redis, `${config.redis.keyPrefix}lock:purge`, PURGE_LOCK_TTL_MS, logger),
     ...config.purge,
@@ -114,7 +117,7 @@ export function build(overrides: ConsumerOverrides = {}): Program {
       persist: (events) => persistWriteBatch(sequelize, events, { queueForIndexing: true }),
       dirty,
       // After the commit: announce the creates on their chats' logs (event streams).
-      announcer: new RedisLiveLog(redis, keys, config.live),
+      announcer: liveLog,
       isTransient: isTransientDatabaseError,
       signal: shutdown.signal,
       metrics,

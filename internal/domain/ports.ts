@@ -404,6 +404,8 @@ export interface PurgeStore {
   next(): Promise<PurgeTask | null>;
   /** Removes at most `limit` rows of the task; 0 when nothing of it is left. */
   purgeSome(task: PurgeTask, limit: number): Promise<number>;
+  /** The numbers of an application's chats still there (none for a chat task). */
+  chatNumbers(task: PurgeTask): Promise<number[]>;
   /** Clears what the tombstone still holds and forgets the task. */
   finish(task: PurgeTask): Promise<void>;
   backlog(): Promise<number>;

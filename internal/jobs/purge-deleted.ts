@@ -1,4 +1,4 @@
-import type { LeaderLock, PurgeStore, PurgeTask, SearchIndexer } from '../domain/ports.js';
+import type { LeaderLock, LiveLog, PurgeStore, PurgeTask, SearchIndexer } from '../domain/ports.js';
 import type { PurgeMetrics } from '../metrics/registry.js';
 import type { Logger } from '../log/logger.js';
 import { runJobAsLeader } from './leader-loop.js';
@@ -16,6 +16,8 @@ export interface PurgeDeletedDeps {
   readonly metrics: Pick<PurgeMetrics, 'rows' | 'tasks' | 'failures'>;
   readonly logger: Logger;
   readonly backoff?: { readonly baseMs: number; readonly maxMs: number };
+  /** Event streams: each chat of a deleted application gets chat.deleted, ending its streams. */
+  readonly live?: LiveLog;
 }
 
 /**
@@ -35,6 +37,7 @@ export class PurgeDeleted {
       if (signal.aborted) return total;
       const task = await this.deps.store.next();
       if (task === null) return total;
+      await this.endStreams(task);
       const removed = await this.purge(task, signal);
       total += removed;
       if (signal.aborted) return total;
@@ -48,6 +51,23 @@ export class PurgeDeleted {
   /** Runs until the signal aborts (shutdown). Never throws. */
   run(signal: AbortSignal): Promise<void> {
     return runJobAsLeader(signal, this.deps, 'purge failed; retrying', (held) => this.drain(held));
+  }
+
+  /**
+   * Before its rows go (they name its chats): a deleted application's chats each get
+   * chat.deleted, as a chat deleted on its own does, so streams open on them end. Repeated when
+   * a purge is resumed, which a stream that ended already never sees.
+   */
+  private async endStreams(task: PurgeTask): Promise<void> {
+    const { live } = this.deps;
+    const token = task.applicationToken;
+    if (live === undefined || task.kind !== 'application' || token === null) return;
+    for (const chatNumber of await this.deps.store.chatNumbers(task)) {
+      await live.append(token, chatNumber, {
+        type: 'chat.deleted',
+        data: { application_token: token, chat_number: chatNumber },
+      });
+    }
   }
 
   private async purge(task: PurgeTask, signal: AbortSignal): Promise<number> {

@@ -43,12 +43,21 @@ local function trim(key, keep, age)
 end
 `;
 
-// KEYS[1] the chat's log; ARGV: keep, age, type, data.
+// KEYS[1] the chat's log; ARGV: keep, age, type, data, ttl of a deleted chat's log (ms).
+// A deleted chat's log is needed only until the streams open on it have read chat.deleted (a
+// reconnect is a 404 before any stream starts), so it then goes by itself.
 const APPEND = `${TRIM}
 local id = redis.call('XADD', KEYS[1], '*', 't', ARGV[3], 'd', ARGV[4])
-trim(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
+if ARGV[3] == 'chat.deleted' then
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+else
+  trim(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
+end
 return id
 `;
+
+/** How long a deleted chat's log outlives its chat.deleted event. */
+export const DELETED_LOG_TTL_MS = 60_000;
 
 // KEYS: (pending entry, chat's log) per create; ARGV: keep, age, then (event id, type, data)
 // per create, type '' for a create that is only forgotten. The entry is removed, and the
@@ -181,7 +190,13 @@ export class RedisLiveLog implements LiveLog, LiveFeed, CreateAnnouncer {
       this.redis,
       'APPEND',
       [this.keys.events(token, chatNumber)],
-      [this.retention.minEvents, this.retention.minAgeMs, event.type, JSON.stringify(event.data)],
+      [
+        this.retention.minEvents,
+        this.retention.minAgeMs,
+        event.type,
+        JSON.stringify(event.data),
+        DELETED_LOG_TTL_MS,
+      ],
     );
   }
 

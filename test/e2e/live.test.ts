@@ -229,4 +229,20 @@ describe('e2e: live event streams and read-your-writes, with two APIs and two co
       for (const consumer of system.consumers) consumer.child.kill('SIGCONT');
     }
   });
+
+  it('ends the streams of every chat of a deleted application, on both replicas', async () => {
+    const path = await newChat();
+    expect((await post(a, path, 'hello')).status).to.equal(201);
+    const onA = await subscribe(a, path);
+    const onB = await subscribe(b, path);
+    const app = path.slice(0, path.indexOf('/chats/'));
+    expect((await call(b, 'DELETE', T.app, app)).status).to.equal(204);
+    // The consumers' purge tells each chat before its rows go.
+    await holds(() => onA.ended && onB.ended);
+    for (const client of [onA, onB]) expect(client.of('chat.deleted')).to.have.length(1);
+    // A reconnect is answered 404, before any stream.
+    const again = await SseClient.open(`${a}${path}/events`, onA.lastId);
+    open.push(again);
+    expect(again.status).to.equal(404);
+  });
 });

@@ -196,6 +196,9 @@ describe('db: deletion with tombstones and the purge (MariaDB)', function () {
     await suite.chats.markDeleted(app.token, 3); // a chat task, then the application's
     await suite.applications.markDeleted(app.token);
     const store = new SqlPurgeStore(suite.sequelize);
+    // What the purge appends chat.deleted to, before the rows go.
+    const appTask = { kind: 'application', id: app.id, applicationToken: app.token } as const;
+    expect(await store.chatNumbers({ ...appTask, chatNumber: null })).to.deep.equal([1, 2, 3]);
     const seen: { kind: string; rows: number[] }[] = [];
     // The queue is shared: earlier tests' tasks are purged too, as a consumer would.
     for (let task = await store.next(); task !== null; task = await store.next()) {

@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { KeySpace } from '../../internal/redis/keys.js';
-import { RedisLiveLog, RedisPendingCreates, compareIds } from '../../internal/redis/live.js';
+import {
+  DELETED_LOG_TTL_MS,
+  RedisLiveLog,
+  RedisPendingCreates,
+  compareIds,
+} from '../../internal/redis/live.js';
 import type { MessageCreated } from '../../internal/domain/model.js';
 import type { LoggedEvent } from '../../internal/domain/ports.js';
 import { TEST_REDIS_URL, uniqueSuffix } from '../support/environment.js';
@@ -63,6 +68,16 @@ describe('redis: chats’ event logs and read-your-writes entries (Redis Streams
     expect(await log.since(token, 1, '99999999999999-0', 100)).to.equal('reset');
     expect(await log.since(token, 1, 'nonsense', 100)).to.equal('reset');
     expect(await log.since(token, 2, events[0]!.id, 100)).to.equal('reset');
+  });
+
+  it('lets the log of a deleted chat go by itself once chat.deleted was appended', async () => {
+    const log = new RedisLiveLog(redis, keys, { minEvents: 1_000, minAgeMs: DAY });
+    const token = randomUUID();
+    await log.append(token, 3, { type: 'chat.updated', data: { chat_number: 3 } });
+    expect(await redis.pttl(keys.events(token, 3))).to.equal(-1);
+    await log.append(token, 3, { type: 'chat.deleted', data: { chat_number: 3 } });
+    expect(await redis.pttl(keys.events(token, 3))).to.be.within(1, DELETED_LOG_TTL_MS);
+    expect(await redis.xlen(keys.events(token, 3))).to.equal(2);
   });
 
   it('keeps the last minEvents of a chat once older than minAge, and answers a resume before them with a reset', async () => {

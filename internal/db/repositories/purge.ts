@@ -68,6 +68,15 @@ export class SqlPurgeStore implements PurgeStore {
     return ids.length;
   }
 
+  async chatNumbers(task: PurgeTask): Promise<number[]> {
+    if (task.kind !== 'application') return [];
+    const rows = await this.select<{ number: number }>(
+      'SELECT number FROM chats WHERE application_id = ? ORDER BY number',
+      [task.id],
+    );
+    return rows.map((r) => Number(r.number));
+  }
+
   async finish(task: PurgeTask): Promise<void> {
     await this.sequelize.transaction(async (transaction) => {
       if (task.kind === 'application') {

@@ -30,6 +30,13 @@ export class FakePurgeStore implements PurgeStore {
     return Promise.resolve(removed);
   }
 
+  /** Chat numbers of application tasks, by task id. */
+  readonly chats = new Map<number, number[]>();
+
+  chatNumbers(task: PurgeTask): Promise<number[]> {
+    return Promise.resolve(task.kind === 'application' ? (this.chats.get(task.id) ?? []) : []);
+  }
+
   finish(task: PurgeTask): Promise<void> {
     const at = this.tasks.findIndex((t) => t.task.id === task.id && t.task.kind === task.kind);
     if (at !== -1) this.tasks.splice(at, 1);

@@ -5,6 +5,7 @@ import type { PurgeTask } from '../../../internal/domain/ports.js';
 import { silentLogger } from '../../support/environment.js';
 import { FakePurgeStore } from '../../support/fakes/purge.js';
 import { FakeLock, FakeSearchIndexer } from '../../support/fakes/search-outbox.js';
+import { FakeLiveLog } from '../../support/fakes/live.js';
 import { until } from '../../support/until.js';
 
 const TOKEN = '2a7b3bbd-45e2-4eff-b7cd-0123456789ab';
@@ -23,6 +24,7 @@ const application = (id: number): PurgeTask => ({
 
 function setup(options: { indexer?: FakeSearchIndexer | null } = {}) {
   const store = new FakePurgeStore();
+  const live = new FakeLiveLog();
   const indexer = options.indexer === undefined ? new FakeSearchIndexer() : options.indexer;
   const lock = new FakeLock();
   const registry = createRegistry('test');
@@ -36,12 +38,13 @@ function setup(options: { indexer?: FakeSearchIndexer | null } = {}) {
     metrics,
     logger: silentLogger,
     backoff: { baseMs: 5, maxMs: 20 },
+    live,
   });
   const value = async (name: string, labels: Record<string, string> = {}) =>
     (await registry.getSingleMetric(name)?.get())?.values.find((v) =>
       Object.entries(labels).every(([k, l]) => v.labels[k] === l),
     )?.value;
-  return { store, indexer, lock, job, value };
+  return { store, indexer, lock, job, value, live };
 }
 
 describe('jobs/PurgeDeleted', function () {
@@ -119,5 +122,20 @@ describe('jobs/PurgeDeleted', function () {
     shutdown.abort();
     await running;
     expect(store.calls).to.deep.equal([]);
+  });
+
+  it('ends the event streams of the chats of a deleted application with chat.deleted', async () => {
+    const { store, job, live } = setup();
+    store.queue(application(1), 2);
+    store.chats.set(1, [1, 4]);
+    store.queue(chat(7, 2), 1);
+    await job.drain(new AbortController().signal);
+    expect(live.types(TOKEN, 1)).to.deep.equal(['chat.deleted']);
+    expect(live.types(TOKEN, 4)).to.deep.equal(['chat.deleted']);
+    expect(
+      live.logs.get([...live.logs.keys()].find((k) => k.endsWith(':1')) ?? '')?.[0]?.data,
+    ).to.equal(JSON.stringify({ application_token: TOKEN, chat_number: 1 }));
+    // A chat deleted on its own got its chat.deleted from the API already.
+    expect(live.types(TOKEN, 2)).to.deep.equal([]);
   });
 });
