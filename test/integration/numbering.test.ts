@@ -38,13 +38,24 @@ describe('numbering on Redis and MySQL', function () {
   });
   after(() => sequelize.close());
 
+  let prefix: string;
   beforeEach(async () => {
     redis = createRedis(TEST_REDIS_URL, silentLogger, 'numbering-test');
     await redis.connect();
-    keys = new KeySpace(`cs-test-${uniqueSuffix()}:`);
+    prefix = `cs-test-${uniqueSuffix()}:`;
+    keys = new KeySpace(prefix);
     cache = new RedisNumberCache(redis, keys, 60);
   });
-  afterEach(() => redis.quit());
+  // Every key a test writes is under its prefix: none is left in the shared Redis.
+  afterEach(async () => {
+    if (redis.status === 'ready') {
+      for await (const found of redis.scanStream({ match: `${prefix}*`, count: 100 })) {
+        const batch = found as string[];
+        if (batch.length > 0) await redis.del(...batch);
+      }
+    }
+    await redis.quit();
+  });
 
   const replica = () =>
     new Numbering(
@@ -264,7 +275,7 @@ describe('numbering on Redis and MySQL', function () {
   });
 
   it('lets one holder at a time take the Redis lock and hands it over on release', async () => {
-    const key = `${uniqueSuffix()}:lock`;
+    const key = `${prefix}lock`;
     const a = new RedisLock(redis, key, 1_000, silentLogger);
     const b = new RedisLock(redis, key, 1_000, silentLogger);
     const held = await a.tryAcquire();
@@ -279,7 +290,7 @@ describe('numbering on Redis and MySQL', function () {
   });
 
   it('aborts the holder when its lock is taken away', async () => {
-    const key = `${uniqueSuffix()}:lock`;
+    const key = `${prefix}lock`;
     const held = await new RedisLock(redis, key, 300, silentLogger).tryAcquire();
     await redis.set(key, 'someone-else');
     await new Promise((r) => setTimeout(r, 250));
