@@ -8,7 +8,6 @@
  * API's RSS. Asserts nothing. Run alone: `node --import tsx bench/live.ts` (after
  * `tsc -p tsconfig.bench.json`).
  */
-import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import {
@@ -20,6 +19,7 @@ import {
 } from '../test/e2e/support/system.js';
 import { SseClient } from '../test/e2e/support/sse.js';
 import { isolatedEnv } from '../test/support/environment.js';
+import { percentile, rssMiB } from './measure.js';
 
 export interface LiveOptions {
   readonly streams?: number;
@@ -47,15 +47,6 @@ export interface LiveFigures {
   readonly apiRssMiB: number;
   readonly apiPeakRssMiB: number;
 }
-
-const rssMiB = (pid: number, field: 'VmRSS' | 'VmHWM') => {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith(field));
-  return Math.round(Number(/([0-9]+)/.exec(line ?? '')?.[1] ?? 0) / 1024);
-};
-const percentile = (sorted: readonly number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
 function post(
   agent: Agent,

@@ -18,7 +18,6 @@
  * BENCH_SECONDS (default 10), BENCH_RATE (default 5000/s), BENCH_RATE_CONNECTIONS (default
  * 256), BENCH_CONSUMERS (default 1).
  */
-import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import autocannon from 'autocannon';
 import { connect } from 'amqplib';
@@ -41,6 +40,7 @@ import { startSearchStandIn } from '../test/support/search-stand-in.js';
 import { benchPurge, type PurgeFigures } from './purge.js';
 import { benchLive, formatLive, type LiveFigures } from './live.js';
 import { benchSearchIsolated, type SearchFigures } from './search.js';
+import { percentile, rssMiB } from './measure.js';
 
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
 const rate = Number(process.env['BENCH_RATE'] ?? 5_000);
@@ -50,15 +50,6 @@ const consumerCount = Number(process.env['BENCH_CONSUMERS'] ?? 1);
 const rateConnections = Number(process.env['BENCH_RATE_CONNECTIONS'] ?? 256);
 // Rate limits off: the benchmark is one client creating as fast as it can.
 const env = { ...isolatedEnv('bench'), RATE_LIMIT_ENABLED: 'false' };
-
-const rssMiB = (pid: number, field: 'VmRSS' | 'VmHWM') => {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith(field));
-  return Math.round(Number(/([0-9]+)/.exec(line ?? '')?.[1] ?? 0) / 1024);
-};
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
 async function post(base: string, path: string, body: unknown): Promise<Record<string, unknown>> {
   const res = await fetch(`${base}${path}`, {

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { QueryTypes, type Sequelize } from 'sequelize';
 import { startProgram, stopProgram, waitReady, type Program } from '../test/e2e/support/system.js';
 import { sqlDateTime } from '../internal/db/datetime.js';
+import { until } from '../test/support/until.js';
 
 export interface PurgeFigures {
   readonly messages: number;
@@ -21,6 +22,8 @@ export interface PurgeFigures {
 const CHATS = 100;
 const PER_CHAT = 1_000;
 const BACKLOG = 20_000;
+/** How long a drain or the purge may take before the phase gives up. */
+const LONG = 300_000;
 
 async function json(res: Response): Promise<Record<string, unknown>> {
   return (await res.json()) as Record<string, unknown>;
@@ -101,14 +104,6 @@ async function backlog(base: string, token: string, n: number): Promise<void> {
   await Promise.all(Array.from({ length: 64 }, worker));
 }
 
-async function until(condition: () => Promise<boolean>, timeoutMs = 300_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('bench: condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 export async function benchPurge(
   env: Record<string, string>,
   sequelize: Sequelize,
@@ -135,10 +130,10 @@ export async function benchPurge(
     const consumer = startProgram('consumer', env, [], { compiled: true });
     programs.push(consumer);
     let drainedAt = 0;
-    const drained = until(async () => (await count(sequelize, beside.token)) >= BACKLOG).then(
+    const drained = until(async () => (await count(sequelize, beside.token)) >= BACKLOG, LONG).then(
       () => (drainedAt = Date.now()),
     );
-    await until(async () => (await count(sequelize, doomed.token)) === 0);
+    await until(async () => (await count(sequelize, doomed.token)) === 0, LONG);
     const purgeSeconds = (Date.now() - purgeStart) / 1000;
     await drained;
     const besideSeconds = (drainedAt - purgeStart) / 1000;
@@ -149,7 +144,7 @@ export async function benchPurge(
     const aloneStart = Date.now();
     const again = startProgram('consumer', env, [], { compiled: true });
     programs.push(again);
-    await until(async () => (await count(sequelize, alone.token)) >= BACKLOG);
+    await until(async () => (await count(sequelize, alone.token)) >= BACKLOG, LONG);
     const aloneSeconds = (Date.now() - aloneStart) / 1000;
 
     const messages = CHATS * PER_CHAT;

@@ -30,6 +30,7 @@ import type { LeaderLock } from '../internal/domain/ports.js';
 import { createSequelize, databaseName } from '../internal/db/sequelize.js';
 import { migrateDatabase } from '../test/support/database.js';
 import { silentLogger, TEST_MYSQL_URL } from '../test/support/environment.js';
+import { percentile } from './measure.js';
 
 export interface SearchFigures {
   readonly rows: number;
@@ -105,8 +106,6 @@ function messageText(i: number, random: (n: number) => number): string {
   return words.join(' ');
 }
 
-const percentile = (sorted: readonly number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 const round1 = (n: number) => Math.round(n * 10) / 10;
 
 async function timed(runs: number, once: () => Promise<unknown>): Promise<LatencyFigures> {

@@ -1,5 +1,6 @@
 import { Numbering } from '../../../internal/service/numbering.js';
 import { QueuedCreates } from '../../../internal/service/queued-create.js';
+import type { PendingCreates } from '../../../internal/domain/ports.js';
 import { silentLogger } from '../environment.js';
 import { FakeNumberCache } from './number-cache.js';
 import { FakeNumberLedger } from './number-ledger.js';
@@ -7,8 +8,11 @@ import { FakePublisher } from './publisher.js';
 
 const ignore = () => undefined;
 
-/** The create path's numbering on fakes, for one application `token` the ledger knows. */
-export function numberingOnFakes(token: string) {
+/**
+ * The create path's numbering on fakes, for one application `token` the ledger knows; with
+ * `pending`, creates keep their representation there (read-your-writes).
+ */
+export function numberingOnFakes(token: string, pending?: PendingCreates) {
   const cache = new FakeNumberCache();
   const ledger = new FakeNumberLedger();
   ledger.addApplication(token);
@@ -21,6 +25,12 @@ export function numberingOnFakes(token: string) {
     { reserved: ignore, revalidated: ignore, epochBegan: ignore, pending: ignore },
     silentLogger,
   );
-  const creates = new QueuedCreates({ numbering, publisher, cache, logger: silentLogger });
+  const creates = new QueuedCreates({
+    numbering,
+    publisher,
+    cache,
+    logger: silentLogger,
+    ...(pending === undefined ? {} : { pending }),
+  });
   return { cache, ledger, publisher, numbering, creates };
 }

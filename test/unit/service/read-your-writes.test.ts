@@ -1,6 +1,4 @@
 import { expect } from 'chai';
-import { Numbering } from '../../../internal/service/numbering.js';
-import { QueuedCreates } from '../../../internal/service/queued-create.js';
 import { ChatService } from '../../../internal/service/chats.js';
 import { MessageService } from '../../../internal/service/messages.js';
 import { SearchService } from '../../../internal/service/search.js';
@@ -11,32 +9,17 @@ import {
   NotFoundError,
   ServiceUnavailableError,
 } from '../../../internal/domain/errors.js';
-import { FakeNumberCache } from '../../support/fakes/number-cache.js';
-import { FakeNumberLedger } from '../../support/fakes/number-ledger.js';
-import { FakePublisher } from '../../support/fakes/publisher.js';
 import { FakeApplications, FakeChats, FakeMessages } from '../../support/fakes/repositories.js';
 import { FakeDirtyMarks } from '../../support/fakes/counters.js';
 import { FakeLiveLog } from '../../support/fakes/live.js';
 import { FakeSearch } from '../../support/fakes/search.js';
+import { numberingOnFakes } from '../../support/fakes/numbering.js';
 import { silentLogger } from '../../support/environment.js';
 
 const TOKEN = '2a7b3bbd-45e2-4eff-b7cd-0123456789ab';
-const ignore = () => undefined;
 
 /** The services on fakes, with a "consumer" that persists what was published, on demand. */
 function system() {
-  const cache = new FakeNumberCache();
-  const ledger = new FakeNumberLedger();
-  ledger.addApplication(TOKEN);
-  const publisher = new FakePublisher();
-  const numbering = new Numbering(
-    cache,
-    ledger,
-    publisher,
-    { blockMin: 4, blockMax: 100, createDeadlineMs: 5_000, fenceMarginMs: 1_000 },
-    { reserved: ignore, revalidated: ignore, epochBegan: ignore, pending: ignore },
-    silentLogger,
-  );
   const log = new FakeLiveLog();
   let clock = 0;
   const sleeps: number[] = [];
@@ -55,13 +38,7 @@ function system() {
     now: () => clock,
     logger: silentLogger,
   };
-  const creates = new QueuedCreates({
-    numbering,
-    publisher,
-    cache,
-    logger: silentLogger,
-    pending: log,
-  });
+  const { publisher, numbering, creates } = numberingOnFakes(TOKEN, log);
   const applications = new FakeApplications();
   void applications.create(TOKEN, 'app');
   const chatRows = new FakeChats(applications);
