@@ -40,6 +40,9 @@ describe('Elasticsearch live suite', function () {
 
   before(function () {
     if (url === undefined || url === '') {
+      // Skipped, not faked: this suite is the adapter against a real Elasticsearch server, and
+      // none can run on the development machine or in CI (the adapter's behaviour is covered
+      // there by the unit tests on @elastic/elasticsearch-mock). Set ELASTICSEARCH_URL to run it.
       console.log('    (skipped: set ELASTICSEARCH_URL to run the live Elasticsearch suite)');
       this.skip();
     }
