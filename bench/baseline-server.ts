@@ -17,7 +17,7 @@ import { createLogger } from '../internal/log/logger.js';
 
 const config = loadConfig();
 const logger = createLogger('baseline', 'warn');
-const redis = createRedis(config.redis.url, logger, 'bench-baseline');
+const redis = createRedis(config.redis, logger, 'bench-baseline');
 const cache = new RedisNumberCache(redis, new KeySpace(config.redis.keyPrefix), 60);
 const publisher = new ConfirmPublisher(
   config.rabbitmq.queue,

@@ -67,7 +67,7 @@ export function build(overrides: ApiOverrides = {}): Program {
   const messages = new SqlMessageRepository(sequelize);
   const outbox = new SearchOutbox(sequelize);
 
-  const redis = createRedis(config.redis.url, logger, 'chat-system-api', {
+  const redis = createRedis(config.redis, logger, 'chat-system-api', {
     commandTimeoutMs: config.limits.redisCommandTimeoutMs,
   });
   registerRedisMemoryMetrics(registry, redis);
@@ -113,9 +113,13 @@ export function build(overrides: ApiOverrides = {}): Program {
     },
     logger,
   );
-  // Event streams: a connection of its own for the blocking reads of the chats' logs.
+  // Event streams: a connection of its own for the blocking reads of the chats' logs (a
+  // cluster's are polled instead: see RedisLiveLog.read).
   const liveMetrics = createLiveMetrics(registry);
-  const blocking = createRedis(config.redis.url, logger, 'chat-system-api-events');
+  const blocking =
+    config.redis.cluster === undefined
+      ? createRedis(config.redis, logger, 'chat-system-api-events')
+      : null;
   const liveLog = new RedisLiveLog(redis, keys, config.live, blocking);
   const pending = new RedisPendingCreates(redis, keys, config.live.pendingTtlMs);
   const live: LiveDeps = {
@@ -230,7 +234,7 @@ export function build(overrides: ApiOverrides = {}): Program {
   return {
     async start() {
       redis.connect().catch((err: unknown) => logger.warn({ err }, 'redis not reachable yet'));
-      blocking.connect().catch(() => undefined);
+      blocking?.connect().catch(() => undefined);
       void amqp.start();
       await search.start();
       const http = await listen(server, config.http.port);
@@ -249,7 +253,7 @@ export function build(overrides: ApiOverrides = {}): Program {
       // Every request has answered: nothing more is published.
       if (!(await deadline.within(amqp.close()))) logger.warn('rabbitmq close timed out');
       redis.disconnect();
-      blocking.disconnect();
+      blocking?.disconnect();
       if (!(await deadline.within(Promise.all([sequelize.close(), search.close()]))))
         logger.warn('mysql or search close timed out');
     },

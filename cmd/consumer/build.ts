@@ -55,7 +55,7 @@ export function build(overrides: ConsumerOverrides = {}): Program {
     ...config.mysql,
     queryTimeoutMs: config.limits.mysqlQueryTimeoutMs,
   });
-  const redis = createRedis(config.redis.url, logger, 'chat-system-consumer', {
+  const redis = createRedis(config.redis, logger, 'chat-system-consumer', {
     commandTimeoutMs: config.limits.redisCommandTimeoutMs,
   });
   const keys = new KeySpace(config.redis.keyPrefix);

@@ -44,7 +44,7 @@ export function build(overrides: FlusherOverrides = {}): FlusherProgram {
     ...config.mysql,
     queryTimeoutMs: config.limits.mysqlQueryTimeoutMs,
   });
-  const redis = createRedis(config.redis.url, logger, 'chat-system-flusher', {
+  const redis = createRedis(config.redis, logger, 'chat-system-flusher', {
     commandTimeoutMs: config.limits.redisCommandTimeoutMs,
   });
   const keys = new KeySpace(config.redis.keyPrefix);

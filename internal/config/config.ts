@@ -36,6 +36,29 @@ const schema = z.object({
   MYSQL_POOL_MAX: positiveInt.default(10),
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
   REDIS_KEY_PREFIX: z.string().default('cs:'),
+  // Redis Cluster: seed nodes (host:port, comma-separated); when set, REDIS_URL is not used.
+  REDIS_CLUSTER_NODES: optionalString.pipe(
+    z
+      .string()
+      .transform((value) => value.split(',').map((node) => node.trim()))
+      .pipe(
+        z
+          .array(
+            z
+              .string()
+              .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/, 'must be host:port'),
+          )
+          .min(1),
+      )
+      .optional(),
+  ),
+  REDIS_USERNAME: optionalString,
+  REDIS_PASSWORD: optionalString,
+  REDIS_TLS: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((value) => value === 'true'),
+  REDIS_TLS_CA_FILE: optionalString,
   RABBITMQ_URL: url(['amqp:', 'amqps:']).default('amqp://guest:guest@127.0.0.1:5672'),
   RABBITMQ_QUEUE: z.string().min(1).default('chat-system.writes'),
   RABBITMQ_MAX_UNCONFIRMED: positiveInt.default(5_000),
@@ -128,7 +151,7 @@ export interface Config {
   readonly flusherHttpPort: number;
   readonly adminToken: string | undefined;
   readonly mysql: { readonly url: string; readonly poolMax: number };
-  readonly redis: { readonly url: string; readonly keyPrefix: string };
+  readonly redis: RedisSettings;
   readonly rabbitmq: {
     readonly url: string;
     readonly queue: string;
@@ -212,6 +235,21 @@ export interface Config {
   readonly limits: EdgeLimits;
 }
 
+export interface RedisSettings {
+  /** Standalone Redis (used when `cluster` is absent). */
+  readonly url: string;
+  readonly keyPrefix: string;
+  /** Redis Cluster: seed nodes and what every node is reached with. */
+  readonly cluster?: {
+    readonly nodes: readonly { readonly host: string; readonly port: number }[];
+    readonly username?: string;
+    readonly password?: string;
+    readonly tls: boolean;
+    /** PEM file of the CA that signed the nodes' certificates (else the system's CAs). */
+    readonly tlsCaFile?: string;
+  };
+}
+
 export interface EdgeLimits {
   readonly http: {
     readonly headersTimeoutMs: number;
@@ -231,6 +269,11 @@ export interface EdgeLimits {
   readonly trustedProxies: readonly string[];
   /** Empty: no cross-origin access. `*`: any origin. */
   readonly corsAllowedOrigins: readonly string[];
+}
+
+function parseNode(node: string): { host: string; port: number } {
+  const at = node.lastIndexOf(':');
+  return { host: node.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(node.slice(at + 1)) };
 }
 
 function list(value: string): string[] {
@@ -279,7 +322,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     flusherHttpPort: e.FLUSHER_HTTP_PORT,
     adminToken: e.ADMIN_TOKEN,
     mysql: { url: e.MYSQL_URL, poolMax: e.MYSQL_POOL_MAX },
-    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
+    redis: {
+      url: e.REDIS_URL,
+      keyPrefix: e.REDIS_KEY_PREFIX,
+      ...(e.REDIS_CLUSTER_NODES === undefined
+        ? {}
+        : {
+            cluster: {
+              nodes: e.REDIS_CLUSTER_NODES.map(parseNode),
+              ...(e.REDIS_USERNAME === undefined ? {} : { username: e.REDIS_USERNAME }),
+              ...(e.REDIS_PASSWORD === undefined ? {} : { password: e.REDIS_PASSWORD }),
+              tls: e.REDIS_TLS,
+              ...(e.REDIS_TLS_CA_FILE === undefined ? {} : { tlsCaFile: e.REDIS_TLS_CA_FILE }),
+            },
+          }),
+    },
     rabbitmq: {
       url: e.RABBITMQ_URL,
       queue: e.RABBITMQ_QUEUE,

@@ -240,15 +240,23 @@ export interface IdempotencyClaim {
 export type CacheAllocation =
   | { readonly kind: 'issued'; readonly number: number }
   | { readonly kind: 'replay'; readonly record: IdempotencyRecord }
-  /** No state for the application, or state from an older epoch: revalidate from the ledger. */
-  | { readonly kind: 'revalidate' }
+  /**
+   * No state for the application, or state from an older epoch: revalidate from the ledger.
+   * `process`: a cache whose state is trusted per process rather than per connection (Redis
+   * Cluster) names the process the application's state now lives in; it is revalidated under
+   * an epoch of that process (NumberCache.revalidate's `process`).
+   */
+  | { readonly kind: 'revalidate'; readonly process?: string }
   /** The cache was validated under a newer epoch than the caller's. */
   | { readonly kind: 'stale_epoch' }
   | { readonly kind: 'unknown_chat' }
   /** The application was deleted. */
   | { readonly kind: 'unknown_application' }
-  /** The chat's message numbering is not loaded; chats ≤ ambiguousUpTo may be unpersisted. */
-  | { readonly kind: 'unseeded_chat'; readonly ambiguousUpTo: number }
+  /**
+   * The chat's message numbering is not loaded; chats ≤ ambiguousUpTo may be unpersisted.
+   * `epoch`: the epoch the application was validated under, when it is not the caller's.
+   */
+  | { readonly kind: 'unseeded_chat'; readonly ambiguousUpTo: number; readonly epoch?: number }
   /** The next number is above the reserved ceiling: reserve a block above `last`. */
   | { readonly kind: 'reserve'; readonly last: number };
 
@@ -277,8 +285,16 @@ export interface NumberCache {
     ticket: EpochTicket,
     claim: IdempotencyClaim | null,
   ): Promise<CacheAllocation>;
-  /** Loads the application under `ticket`: chat numbers resume above `chatsFloor`. */
-  revalidate(token: string, ticket: EpochTicket, chatsFloor: number): Promise<'ok' | 'stale_epoch'>;
+  /**
+   * Loads the application under `ticket`: chat numbers resume above `chatsFloor`. With
+   * `process` (see CacheAllocation `revalidate`), only if the state still lives in that process.
+   */
+  revalidate(
+    token: string,
+    ticket: EpochTicket,
+    chatsFloor: number,
+    process?: string,
+  ): Promise<'ok' | 'stale_epoch'>;
   /** Loads a chat's message numbering: numbers resume above `messagesFloor`. */
   seedChat(
     token: string,

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { Config } from '../config/config.js';
 import type { LeaderLock } from '../domain/ports.js';
 import type { Logger } from '../log/logger.js';
@@ -8,7 +8,7 @@ import { RedisLock, noLock } from '../redis/lock.js';
 /** A Lease in a cluster, Redis elsewhere; the Kubernetes client is loaded only when used. */
 export async function chooseLock(
   config: Config,
-  redis: Redis,
+  redis: RedisClient,
   logger: Logger,
 ): Promise<LeaderLock> {
   const { lock, inCluster, lockName, lockTtlSeconds, namespace, identity } = config.flusher;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { Sequelize } from 'sequelize';
 import type { HealthCheck } from '../domain/ports.js';
 
@@ -9,7 +9,7 @@ export const mysqlCheck = (sequelize: Sequelize): HealthCheck => ({
   },
 });
 
-export const redisCheck = (redis: Redis): HealthCheck => ({
+export const redisCheck = (redis: RedisClient): HealthCheck => ({
   name: 'redis',
   check: async () => {
     await redis.ping();

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './client.js';
 import type { DirtyKind, DirtyMarks } from '../domain/ports.js';
 import type { KeySpace } from './keys.js';
 
@@ -57,7 +57,7 @@ export class DirtySet implements DirtyMarks {
   private readonly now: () => number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: KeySpace,
     options: DirtySetOptions = {},
   ) {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './client.js';
 import type {
   CreateAnnouncer,
   LiveEvent,
@@ -118,14 +118,14 @@ type ScriptCommand = (...args: (string | number)[]) => Promise<unknown>;
  * auto-pipeline created before a command was defined lacks it, and ioredis then fails every
  * command of that pipeline with an uncaught TypeError (redis/ioredis#1931).
  */
-function defineScripts(redis: Redis): void {
+function defineScripts(redis: RedisClient): void {
   for (const [name, lua] of Object.entries(COMMANDS)) {
     if (!(PREFIX + name in redis)) redis.defineCommand(PREFIX + name, { lua });
   }
 }
 
 function run(
-  redis: Redis,
+  redis: RedisClient,
   name: keyof typeof COMMANDS,
   keys: readonly string[],
   args: readonly (string | number)[],
@@ -164,19 +164,26 @@ export function compareIds(a: string, b: string): number | null {
   return 0;
 }
 
+/** How often a cluster's logs are read: the added delay of an event, at most. */
+const CLUSTER_POLL_MS = 50;
+
 /**
  * Each chat's event log as a Redis Stream, `{token}:events:<chat>`, in the application's hash
  * slot: every script touches one slot. `blocking` is a connection of its own (no command
- * timeout) for XREAD BLOCK; `redis` is the shared one.
+ * timeout) for XREAD BLOCK; `redis` is the shared one. On a Redis Cluster one XREAD cannot
+ * span slots, and a blocking one would hold a node connection every other command shares: the
+ * logs are polled instead, one XREAD per application (one slot) every CLUSTER_POLL_MS.
  */
 export class RedisLiveLog implements LiveLog, LiveFeed, CreateAnnouncer {
   private blockingId: number | null = null;
+  /** Ends the pause of a cluster poll (interrupt()). */
+  private wakePoll: (() => void) | null = null;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: KeySpace,
     private readonly retention: LogRetention,
-    private readonly blocking: Redis | null = null,
+    private readonly blocking: RedisClient | null = null,
   ) {
     defineScripts(redis);
     // A new connection has a new id: read() asks for it again before blocking.
@@ -288,8 +295,9 @@ export class RedisLiveLog implements LiveLog, LiveFeed, CreateAnnouncer {
     cursors: readonly LogCursor[],
     blockMs: number,
   ): Promise<readonly { token: string; chat: number; events: readonly LoggedEvent[] }[]> {
-    const connection = this.blocking ?? this.redis;
     if (cursors.length === 0) return [];
+    if (this.redis.isCluster) return this.poll(cursors, blockMs);
+    const connection = this.blocking ?? this.redis;
     // Known before blocking, so that interrupt() can end the read.
     if (this.blocking !== null && this.blockingId === null) {
       this.blockingId = Number(await this.blocking.client('ID'));
@@ -311,7 +319,48 @@ export class RedisLiveLog implements LiveLog, LiveFeed, CreateAnnouncer {
     });
   }
 
+  /** A cluster's read: every application's logs at once, then a pause while nothing came. */
+  private async poll(
+    cursors: readonly LogCursor[],
+    blockMs: number,
+  ): Promise<readonly { token: string; chat: number; events: readonly LoggedEvent[] }[]> {
+    const byToken = new Map<string, LogCursor[]>();
+    for (const cursor of cursors) {
+      const group = byToken.get(cursor.token) ?? [];
+      group.push(cursor);
+      byToken.set(cursor.token, group);
+    }
+    const replies = await Promise.all(
+      [...byToken.values()].map(async (group) => {
+        const byKey = new Map(group.map((c) => [this.keys.events(c.token, c.chat), c]));
+        const reply = await this.redis.xread(
+          'STREAMS',
+          ...byKey.keys(),
+          ...group.map((c) => c.after),
+        );
+        return (reply ?? []).flatMap(([key, entries]) => {
+          const cursor = byKey.get(key);
+          return cursor === undefined
+            ? []
+            : [{ token: cursor.token, chat: cursor.chat, events: entries.map(toLogged) }];
+        });
+      }),
+    );
+    const found = replies.flat();
+    if (found.length > 0) return found;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, Math.min(blockMs, CLUSTER_POLL_MS));
+      this.wakePoll = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wakePoll = null;
+    return [];
+  }
+
   async interrupt(): Promise<void> {
+    this.wakePoll?.();
     if (this.blockingId === null) return;
     await this.redis.client('UNBLOCK', this.blockingId);
   }
@@ -348,7 +397,7 @@ export class RedisLiveLog implements LiveLog, LiveFeed, CreateAnnouncer {
 /** Read-your-writes entries: `{token}:pending:c:<chat>` and `{token}:pending:m:<chat>:<n>`. */
 export class RedisPendingCreates implements PendingCreates {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: KeySpace,
     private readonly ttlMs: number,
   ) {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './client.js';
 import type { LeaderLock, LockHandle } from '../domain/ports.js';
 import type { Logger } from '../log/logger.js';
 
@@ -13,7 +13,7 @@ return 0`;
 /** The flusher's lock outside Kubernetes: SET NX PX with an owner token, renewed while held. */
 export class RedisLock implements LeaderLock {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly key: string,
     private readonly ttlMs: number,
     private readonly logger: Logger,

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './client.js';
 import type {
   ApplicationKeys,
   CacheAllocation,
@@ -20,6 +20,7 @@ import type { KeySpace } from './keys.js';
  *   m:N  last message number of chat N (present ⇔ chat N is known to exist)
  *   M:N  message ceiling of chat N
  *   d    the application was deleted      d:N  chat N was deleted
+ *   r    (Redis Cluster) the Redis process the hash was last validated in
  * Deletion marks are only ever added: revalidation keeps them, and after a loss the tombstones
  * in MySQL say the same (a revalidation or seed finds the application or chat deleted).
  * A number is issued only while it is ≤ its ceiling; raising a ceiling needs a reservation in
@@ -37,27 +38,59 @@ if e < epoch then return {'revalidate'} end
 if e > epoch then return {'stale_epoch'} end
 `;
 
-// Shared head of both allocations: the idempotency replay (a keyed retry gets its first
-// answer, even once the parent is deleted), then the checks.
-const HEAD = `
+// The Redis process (and its replication history) a script runs in. A cluster client sends a
+// command to whichever node holds the slot now: after a failover that is a promoted replica
+// whose copy may lag what the old primary issued, so each script checks where it runs. The
+// replication id changes when a replica is promoted, the run id when a process starts: a
+// primary that was a replica in between (and took an older copy) is never trusted either.
+const HERE = `
+local info = redis.call('INFO', 'server', 'replication')
+local here = string.sub(string.match(info, 'run_id:(%x+)'), 1, 24) ..
+  string.sub(string.match(info, 'master_replid:(%x+)'), 1, 24)
+`;
+
+// On a cluster: the hash must have been validated in this very process (no epoch compare:
+// each process has epochs of its own, see Numbering.revalidateIn).
+const CLUSTER_CHECKS = `
+if redis.call('HEXISTS', KEYS[1], 'd') == 1 then return {'unknown_application'} end
+${HERE}
+if redis.call('HGET', KEYS[1], 'r') ~= here then return {'revalidate', here} end
+`;
+
+type Mode = 'standalone' | 'cluster';
+
+/** The scripts, with the checks of `mode`: an epoch per connection, or per process. */
+function scriptsFor(mode: Mode) {
+  const checks = mode === 'cluster' ? CLUSTER_CHECKS : CHECKS;
+  // Is the hash validated here? (standalone: under the caller's epoch ARGV[1]).
+  const validated =
+    mode === 'cluster'
+      ? `${HERE}\nlocal validated = redis.call('HGET', KEYS[1], 'r') == here\n`
+      : `local validated = tonumber(redis.call('HGET', KEYS[1], 'e') or '-1') == tonumber(ARGV[1])\n`;
+
+  // Shared head of both allocations: the idempotency replay (a keyed retry gets its first
+  // answer, even once the parent is deleted), then the checks.
+  const head = `
 if KEYS[2] then
   local prior = redis.call('GET', KEYS[2])
   if prior then return {'replay', prior} end
 end
-${CHECKS}`;
+${checks}`;
 
-// ARGV[2] is a chat number: the chat must exist, not be deleted, and have its numbering loaded.
-const CHAT_CHECKS = `
+  // ARGV[2] is a chat number: the chat must exist, not be deleted, and have its numbering
+  // loaded. An unseeded chat comes with the bound of ambiguous chats and the hash's epoch.
+  const chatChecks = `
 if redis.call('HEXISTS', KEYS[1], 'd:' .. ARGV[2]) == 1 then return {'unknown_chat'} end
 if tonumber(ARGV[2]) > tonumber(redis.call('HGET', KEYS[1], 'c') or '0') then
   return {'unknown_chat'}
 end
 if redis.call('HEXISTS', KEYS[1], 'm:' .. ARGV[2]) == 0 then
-  return {'unseeded_chat', tonumber(redis.call('HGET', KEYS[1], 'a') or '0')}
+  return {'unseeded_chat', tonumber(redis.call('HGET', KEYS[1], 'a') or '0'),
+    tonumber(redis.call('HGET', KEYS[1], 'e') or '0')}
 end
 `;
 
-const REMEMBER = `
+  const remember = `
 if KEYS[2] then
   redis.call('SET', KEYS[2], cjson.encode({f = ARGV[3], n = n, i = ARGV[5], t = ARGV[6]}),
     'EX', ARGV[4])
@@ -65,14 +98,15 @@ end
 return {'issued', n}
 `;
 
-// KEYS: hash, idempotency record (optional). ARGV: epoch, scope ('c' or the chat number),
-// then with a record: fingerprint, ttl, eventId, createdAt.
-const ALLOCATE = `${HEAD}
+  return {
+    // KEYS: hash, idempotency record (optional). ARGV: epoch, scope ('c' or the chat number),
+    // then with a record: fingerprint, ttl, eventId, createdAt.
+    allocate: `${head}
 local last, ceiling
 if ARGV[2] == 'c' then
   last, ceiling = 'c', 'C'
 else
-  ${CHAT_CHECKS}
+  ${chatChecks}
   last, ceiling = 'm:' .. ARGV[2], 'M:' .. ARGV[2]
 end
 local current = tonumber(redis.call('HGET', KEYS[1], last) or '0')
@@ -81,37 +115,42 @@ if current + 1 > tonumber(redis.call('HGET', KEYS[1], ceiling) or '0') then
 end
 local n = redis.call('HINCRBY', KEYS[1], last, 1)
 if ARGV[2] == 'c' then redis.call('HSET', KEYS[1], 'm:' .. n, 0) end
-${REMEMBER}`;
+${remember}`,
 
-// KEYS: hash. ARGV: epoch, scope. The allocation's checks, then the last number issued.
-const LAST_ISSUED = `${CHECKS}
+    // KEYS: hash. ARGV: epoch, scope. The allocation's checks, then the last number issued.
+    lastIssued: `${checks}
 if ARGV[2] == 'c' then return {'issued', tonumber(redis.call('HGET', KEYS[1], 'c') or '0')} end
-${CHAT_CHECKS}
+${chatChecks}
 return {'issued', tonumber(redis.call('HGET', KEYS[1], 'm:' .. ARGV[2]))}
-`;
+`,
 
-// ARGV: epoch, chats floor. Per-chat state may be rolled back too: it is dropped, and each
-// chat reloads from MySQL on first use. Every value only ever rises.
-const REVALIDATE = `
+    // ARGV: epoch, chats floor (cluster: and the process it is meant for). Per-chat state may
+    // be rolled back too: it is dropped, and each chat reloads from MySQL on first use. Every
+    // value only ever rises.
+    revalidate:
+      mode === 'cluster'
+        ? `${HERE}
+if here ~= ARGV[3] then return 'stale_epoch' end
+if redis.call('HGET', KEYS[1], 'r') == here then return 'ok' end
+${DROP_CHATS}
+local c = math.max(tonumber(redis.call('HGET', KEYS[1], 'c') or '0'), tonumber(ARGV[2]))
+redis.call('HSET', KEYS[1], 'c', c, 'C', c, 'a', c, 'e', ARGV[1], 'r', here)
+return 'ok'
+`
+        : `
 local e = tonumber(redis.call('HGET', KEYS[1], 'e') or '0')
 local epoch = tonumber(ARGV[1])
 if e > epoch then return 'stale_epoch' end
 if e == epoch then return 'ok' end
-local fields = redis.call('HKEYS', KEYS[1])
-for _, f in ipairs(fields) do
-  local p = string.sub(f, 1, 2)
-  if p == 'm:' or p == 'M:' then redis.call('HDEL', KEYS[1], f) end
-end
+${DROP_CHATS}
 local c = math.max(tonumber(redis.call('HGET', KEYS[1], 'c') or '0'), tonumber(ARGV[2]))
 redis.call('HSET', KEYS[1], 'c', c, 'C', c, 'a', c, 'e', epoch)
 return 'ok'
-`;
+`,
 
-// ARGV: epoch, chat, messages floor.
-const SEED_CHAT = `
-if tonumber(redis.call('HGET', KEYS[1], 'e') or '-1') ~= tonumber(ARGV[1]) then
-  return 'revalidate'
-end
+    // ARGV: epoch, chat, messages floor.
+    seedChat: `${validated}
+if not validated then return 'revalidate' end
 if tonumber(ARGV[2]) > tonumber(redis.call('HGET', KEYS[1], 'c') or '0') then
   return 'unknown_chat'
 end
@@ -125,22 +164,43 @@ if floor > tonumber(redis.call('HGET', KEYS[1], ceiling) or '0') then
   redis.call('HSET', KEYS[1], ceiling, floor)
 end
 return 'ok'
-`;
+`,
 
-// ARGV: epoch, ceiling field, ceiling.
-const RAISE_CEILING = `
-if tonumber(redis.call('HGET', KEYS[1], 'e') or '-1') ~= tonumber(ARGV[1]) then return 0 end
+    // ARGV: epoch, ceiling field, ceiling.
+    raiseCeiling: `${validated}
+if not validated then return 0 end
 if tonumber(ARGV[3]) > tonumber(redis.call('HGET', KEYS[1], ARGV[2]) or '0') then
   redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
 end
 return 1
-`;
+`,
 
-// ARGV: epoch. Only a hash that does not exist yet: an existing one is left alone.
-const REGISTER = `
+    // ARGV: epoch. Only a hash that does not exist yet: an existing one is left alone.
+    register:
+      mode === 'cluster'
+        ? `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+${HERE}
+redis.call('HSET', KEYS[1], 'e', ARGV[1], 'c', 0, 'C', 0, 'a', 0, 'r', here)
+return 1
+`
+        : `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'e', ARGV[1], 'c', 0, 'C', 0, 'a', 0)
 return 1
+`,
+    markPublished: MARK_PUBLISHED,
+    claimEpoch: CLAIM_EPOCH,
+    claimKey: CLAIM_KEY,
+  } as const;
+}
+
+// Message numbering of every chat, dropped by a revalidation (reloaded from MySQL).
+const DROP_CHATS = `
+for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+  local p = string.sub(f, 1, 2)
+  if p == 'm:' or p == 'M:' then redis.call('HDEL', KEYS[1], f) end
+end
 `;
 
 const MARK_PUBLISHED = `
@@ -168,32 +228,23 @@ if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return ARGV[1] 
 return redis.call('GET', KEYS[1])
 `;
 
-const SCRIPTS = {
-  allocate: ALLOCATE,
-  lastIssued: LAST_ISSUED,
-  revalidate: REVALIDATE,
-  seedChat: SEED_CHAT,
-  raiseCeiling: RAISE_CEILING,
-  register: REGISTER,
-  markPublished: MARK_PUBLISHED,
-  claimEpoch: CLAIM_EPOCH,
-  claimKey: CLAIM_KEY,
-} as const;
+type ScriptName = keyof ReturnType<typeof scriptsFor>;
 const COMMAND_PREFIX = 'chatSystemNumbering_';
 
 type ScriptCommand = (...args: (string | number)[]) => Promise<unknown>;
-type Reply = [string, (string | number)?];
+type Reply = [string, (string | number)?, (string | number)?];
 
-function defineScripts(redis: Redis): void {
+function defineScripts(redis: RedisClient): void {
   // defineCommand runs scripts with EVALSHA and falls back to EVAL after a script flush.
-  for (const [name, lua] of Object.entries(SCRIPTS)) {
+  const scripts = scriptsFor(redis.isCluster ? 'cluster' : 'standalone');
+  for (const [name, lua] of Object.entries(scripts)) {
     if (!(COMMAND_PREFIX + name in redis)) redis.defineCommand(COMMAND_PREFIX + name, { lua });
   }
 }
 
 function run(
-  redis: Redis,
-  name: keyof typeof SCRIPTS,
+  redis: RedisClient,
+  name: ScriptName,
   keys: readonly string[],
   args: readonly (string | number)[],
 ): Promise<unknown> {
@@ -216,7 +267,7 @@ export class RedisNumberCache implements NumberCache {
   private generation = 0;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: KeySpace,
     private readonly idempotencyTtlSeconds: number,
   ) {
@@ -234,11 +285,12 @@ export class RedisNumberCache implements NumberCache {
   async identity(): Promise<CacheIdentity> {
     const connection = this.connection();
     if (connection === null) throw new NumberingUnavailableError();
-    const [info, raw] = await Promise.all([
-      this.redis.info('server'),
-      this.redis.get(this.keys.epoch()),
-    ]);
-    const runId = /run_id:([0-9a-f]+)/.exec(info)?.[1];
+    const raw = await this.redis.get(this.keys.epoch());
+    // A cluster's scripts check the process they run in (HERE): its epoch record only needs
+    // to be stable, not tied to whichever node would answer INFO.
+    const runId = this.redis.isCluster
+      ? 'cluster'
+      : /run_id:([0-9a-f]+)/.exec(await this.redis.info('server'))?.[1];
     if (runId === undefined) throw new Error('Redis INFO has no run_id');
     return { connection, runId, stored: parseEpoch(raw) };
   }
@@ -275,12 +327,12 @@ export class RedisNumberCache implements NumberCache {
     return toAllocation(reply);
   }
 
-  async revalidate(token: string, ticket: EpochTicket, chatsFloor: number) {
+  async revalidate(token: string, ticket: EpochTicket, chatsFloor: number, process?: string) {
     return (await this.send(
       ticket,
       'revalidate',
       [this.keys.application(token)],
-      [ticket.epoch, chatsFloor],
+      process === undefined ? [ticket.epoch, chatsFloor] : [ticket.epoch, chatsFloor, process],
     )) as 'ok' | 'stale_epoch';
   }
 
@@ -342,7 +394,7 @@ export class RedisNumberCache implements NumberCache {
 
   private send(
     ticket: EpochTicket,
-    name: keyof typeof SCRIPTS,
+    name: ScriptName,
     keys: readonly string[],
     args: readonly (string | number)[],
   ): Promise<unknown> {
@@ -356,7 +408,7 @@ export class RedisNumberCache implements NumberCache {
 /** Application Idempotency-Keys are global: the key alone names the record. */
 export class RedisApplicationKeys implements ApplicationKeys {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: KeySpace,
     private readonly ttlSeconds: number,
   ) {
@@ -407,10 +459,13 @@ function toAllocation(reply: Reply): CacheAllocation {
       };
     }
     case 'unseeded_chat':
-      return { kind, ambiguousUpTo: Number(value) };
+      return reply[2] === undefined || Number(reply[2]) === 0
+        ? { kind, ambiguousUpTo: Number(value) }
+        : { kind, ambiguousUpTo: Number(value), epoch: Number(reply[2]) };
     case 'reserve':
       return { kind, last: Number(value) };
     case 'revalidate':
+      return value === undefined ? { kind } : { kind, process: String(value) };
     case 'stale_epoch':
     case 'unknown_chat':
     case 'unknown_application':

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './client.js';
 import type { RateLimitDecision, RateLimitRule, RateLimiter } from '../domain/ports.js';
 
 const COMMAND = 'chatSystemRateLimitTake';
@@ -26,7 +26,7 @@ type Take = (key: string, windowMs: number) => Promise<[number, number]>;
  */
 export class RedisRateLimiter implements RateLimiter {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keyPrefix: string,
   ) {
     if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { numberOfKeys: 1, lua: TAKE });

@@ -53,6 +53,7 @@ export interface KeyedRequest {
 // Each step either issues or makes progress (a revalidation, a seed, a reservation).
 const MAX_STEPS = 16;
 const FENCE_REPEAT_MS = 5_000;
+const MAX_PROCESS_EPOCHS = 256;
 
 /**
  * Numbers that behave like a database sequence with a cache: Redis issues them atomically
@@ -69,6 +70,8 @@ export class Numbering {
   /** Reservations and revalidations in flight: concurrent creates share one, not a herd. */
   private readonly inFlight = new Map<string, Promise<unknown>>();
   private readonly demand = new Map<string, number>();
+  /** Redis Cluster: the epoch this API began for each Redis process it met. */
+  private readonly processEpochs = new Map<string, Promise<number>>();
 
   constructor(
     private readonly cache: NumberCache,
@@ -152,11 +155,17 @@ export class Numbering {
         throw new NotFoundError('chat');
       case 'stale_epoch':
         return this.reverify();
-      case 'revalidate':
-        return this.shared(`revalidate:${token}`, () => this.revalidate(token));
+      case 'revalidate': {
+        const { process } = got;
+        return process === undefined
+          ? this.shared(`revalidate:${token}`, () => this.revalidate(token))
+          : this.shared(`revalidate:${token}:${process}`, () =>
+              this.revalidateIn(token, process, ticket),
+            );
+      }
       case 'unseeded_chat':
         await this.shared(`seed:${token}:${scopeKey(scope)}`, () =>
-          this.seedChat(token, scope, ticket, got.ambiguousUpTo),
+          this.seedChat(token, scope, ticket, got.ambiguousUpTo, got.epoch ?? ticket.epoch),
         );
         return ticket;
       case 'reserve': {
@@ -191,6 +200,49 @@ export class Numbering {
     return ticket;
   }
 
+  /**
+   * The cluster's way (state trusted per Redis process, checked by the scripts themselves):
+   * the application's state is not from `process`, the process holding it now (a promoted
+   * replica, a restarted node, a slot moved). It is reloaded above its MySQL ceiling under an
+   * epoch of that process, begun when this API first met it; creates numbered before are
+   * fenced by that epoch, as after a standalone Redis restart.
+   */
+  private async revalidateIn(
+    token: string,
+    process: string,
+    ticket: EpochTicket,
+  ): Promise<EpochTicket> {
+    const epoch = await this.processEpoch(process);
+    const floor = await this.ledger.chatsFloor(token);
+    if (floor === null) throw new NotFoundError('application');
+    // 'stale_epoch': the state moved on to yet another process; the next allocation says which.
+    await this.cache.revalidate(token, { ...ticket, epoch }, floor, process);
+    this.observer.revalidated('application');
+    return ticket;
+  }
+
+  private processEpoch(process: string): Promise<number> {
+    let epoch = this.processEpochs.get(process);
+    if (epoch === undefined) {
+      epoch = this.ledger.beginEpoch(process).then((began) => {
+        this.observer.epochBegan();
+        this.logger.warn(
+          { epoch: began, process },
+          'redis process holding numbering state is new to this API: new numbering epoch',
+        );
+        return began;
+      });
+      epoch.catch(() => this.processEpochs.delete(process));
+      // Processes come and go with failovers and restarts; the newest few are enough.
+      if (this.processEpochs.size >= MAX_PROCESS_EPOCHS) {
+        const oldest = this.processEpochs.keys().next().value;
+        if (oldest !== undefined) this.processEpochs.delete(oldest);
+      }
+      this.processEpochs.set(process, epoch);
+    }
+    return epoch;
+  }
+
   /** Reserves the next block in MySQL, then lets Redis issue up to it. */
   private async reserve(
     token: string,
@@ -221,6 +273,7 @@ export class Numbering {
     scope: NumberScope,
     ticket: EpochTicket,
     ambiguousUpTo: number,
+    epoch: number,
   ): Promise<void> {
     if (scope.kind !== 'messages') throw new Error('only a chat is seeded');
     const { persisted, deleted, messagesFloor } = await this.ledger.chatFloor(token, scope.chat);
@@ -238,9 +291,9 @@ export class Numbering {
     }
     // Issued before the loss and still queued, or never issued: only the queue can tell.
     if (scope.chat <= ambiguousUpTo) {
-      const state = await this.ledger.epochState(ticket.epoch);
+      const state = await this.ledger.epochState(epoch);
       if (!state.settled) {
-        this.fence(ticket.epoch, state.ageMs);
+        this.fence(epoch, state.ageMs);
         this.observer.pending();
         throw new ChatPendingError();
       }

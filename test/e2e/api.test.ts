@@ -424,8 +424,8 @@ describe('e2e: the three programs over HTTP', function () {
     );
     expect(text).not.to.include(token);
     // Redis memory for the alert before it is full; the shared test Redis has no limit (0).
-    expect(value(/^redis_memory_used_bytes\{program="api"\} (\d+)/m)).to.be.above(0);
-    expect(value(/^redis_memory_max_bytes\{program="api"\} (\d+)/m)).to.be.at.least(0);
+    expect(value(/^redis_memory_used_bytes\{node="[^"]+",program="api"\} (\d+)/m)).to.be.above(0);
+    expect(value(/^redis_memory_max_bytes\{node="[^"]+",program="api"\} (\d+)/m)).to.be.at.least(0);
     expect(
       value(/^numbering_reservations_total\{scope="chats",program="api"\} (\d+)/m),
     ).to.be.at.least(1);

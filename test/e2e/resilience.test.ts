@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { Redis } from 'ioredis';
 import { call, createApplication, T } from './support/client.js';
 import { Agent, request } from 'node:http';
 import {
@@ -10,7 +9,7 @@ import {
   waitReady,
   type System,
 } from './support/system.js';
-import { TEST_REDIS_URL } from '../support/environment.js';
+import { testRedis } from '../support/redis.js';
 import { testSequelize } from '../support/database.js';
 
 type Json = Record<string, unknown>;
@@ -97,7 +96,7 @@ describe('e2e: failures lose nothing', function () {
       const r = await call(api, 'GET', T.chat, `${base}/chats/3`);
       return r.status === 200 ? true : undefined;
     });
-    const redis = new Redis(TEST_REDIS_URL);
+    const redis = await testRedis('resilience-test');
     await redis.del(`${system.env['REDIS_KEY_PREFIX']}{${token}}`);
     await redis.quit();
 

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import { Redis } from 'ioredis';
+import type { RedisClient } from '../../internal/redis/client.js';
 import type { Sequelize } from 'sequelize';
 import { KeySpace } from '../../internal/redis/keys.js';
 import { DirtySet } from '../../internal/redis/dirty.js';
 import { createSequelize } from '../../internal/db/sequelize.js';
 import { CounterRepository } from '../../internal/db/repositories/counters.js';
 import { testSequelize } from '../support/database.js';
-import { TEST_MYSQL_URL, TEST_REDIS_URL, uniqueSuffix } from '../support/environment.js';
+import { TEST_MYSQL_URL, uniqueSuffix } from '../support/environment.js';
+import { removeKeys, testRedis } from '../support/redis.js';
 
 describe('counters: recounting beside the consumer (MariaDB)', function () {
   this.timeout(60_000);
@@ -113,22 +114,19 @@ describe('counters: recounting beside the consumer (MariaDB)', function () {
 
 describe('counters: dirty sets shared by overlapping flushers (Redis)', function () {
   this.timeout(10_000);
-  let redis: Redis;
+  let redis: RedisClient;
   let keys: KeySpace;
   let clock: number;
   const flusher = () => new DirtySet(redis, keys, { leaseMs: 60_000, now: () => clock });
 
-  beforeEach(() => {
-    redis = new Redis(TEST_REDIS_URL);
+  beforeEach(async () => {
+    redis = await testRedis('counters-test');
     keys = new KeySpace(`cs-test-${uniqueSuffix()}:`);
     clock = 1_000_000;
   });
   afterEach(async () => {
     const prefix = keys.dirty('chats').pending.split('{')[0] ?? '';
-    for await (const found of redis.scanStream({ match: `${prefix}*`, count: 100 })) {
-      const batch = found as string[];
-      if (batch.length > 0) await redis.del(...batch);
-    }
+    await removeKeys(redis, `${prefix}*`);
     await redis.quit();
   });
 

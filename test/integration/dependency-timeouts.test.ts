@@ -2,13 +2,8 @@ import { expect } from 'chai';
 import { createSequelize } from '../../internal/db/sequelize.js';
 import { isTransientDatabaseError } from '../../internal/db/errors.js';
 import { asDependencyFailure } from '../../internal/http/dependency-errors.js';
-import { createRedis } from '../../internal/redis/client.js';
-import {
-  TEST_MYSQL_URL,
-  TEST_REDIS_URL,
-  silentLogger,
-  uniqueSuffix,
-} from '../support/environment.js';
+import { TEST_MYSQL_URL, uniqueSuffix } from '../support/environment.js';
+import { testRedis } from '../support/redis.js';
 
 describe('dependency timeouts on real connections', function () {
   this.timeout(30_000);
@@ -33,9 +28,7 @@ describe('dependency timeouts on real connections', function () {
   });
 
   it('fails a Redis command without a reply after REDIS_COMMAND_TIMEOUT_MS with a 503', async () => {
-    const redis = createRedis(TEST_REDIS_URL, silentLogger, 'timeout-test', {
-      commandTimeoutMs: 200,
-    });
+    const redis = await testRedis('timeout-test', { commandTimeoutMs: 200, connect: false });
     try {
       await redis.connect();
       let caught: unknown;

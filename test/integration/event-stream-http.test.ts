@@ -2,10 +2,9 @@ import { expect } from 'chai';
 import { startInProcessApi, type InProcessApi } from '../support/in-process-api.js';
 import { SseClient } from '../e2e/support/sse.js';
 import { until } from '../support/until.js';
-import { Redis } from 'ioredis';
 import { KeySpace } from '../../internal/redis/keys.js';
 import { RedisLiveLog } from '../../internal/redis/live.js';
-import { TEST_REDIS_URL } from '../support/environment.js';
+import { testRedis } from '../support/redis.js';
 
 type Json = Record<string, unknown>;
 
@@ -99,7 +98,7 @@ describe('http: event streams (in-process API, real Redis and RabbitMQ)', functi
       expect(stream.ended).to.equal(false);
       // Still delivering: an event appended to the chat's log now reaches it (no consumer
       // runs here, so the test appends it itself).
-      const redis = new Redis(TEST_REDIS_URL);
+      const redis = await testRedis('event-stream-test');
       await new RedisLiveLog(redis, new KeySpace(short.config.redis.keyPrefix), {
         minEvents: 10,
         minAgeMs: 60_000,

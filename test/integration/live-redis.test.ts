@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import { Redis } from 'ioredis';
+import type { RedisClient } from '../../internal/redis/client.js';
 import { KeySpace } from '../../internal/redis/keys.js';
 import {
   DELETED_LOG_TTL_MS,
@@ -10,25 +10,29 @@ import {
 } from '../../internal/redis/live.js';
 import type { MessageCreated } from '../../internal/domain/model.js';
 import type { LoggedEvent } from '../../internal/domain/ports.js';
-import { TEST_REDIS_URL, uniqueSuffix } from '../support/environment.js';
+import { TEST_REDIS_CLUSTER_NODES, uniqueSuffix } from '../support/environment.js';
+import { keysMatching, removeKeys, testRedis } from '../support/redis.js';
 
 describe('redis: chats’ event logs and read-your-writes entries (Redis Streams)', function () {
   this.timeout(30_000);
   const prefix = `cs-live-${uniqueSuffix()}:`;
   const keys = new KeySpace(prefix);
-  let redis: Redis;
-  let blocking: Redis;
+  let redis: RedisClient;
+  // A standalone Redis has a blocking connection for reads; a cluster's logs are polled.
+  let blocking: RedisClient | null;
   const DAY = 86_400_000;
 
-  before(() => {
-    redis = new Redis(TEST_REDIS_URL);
-    blocking = new Redis(TEST_REDIS_URL, { lazyConnect: true });
+  before(async () => {
+    redis = await testRedis('live-test');
+    blocking =
+      TEST_REDIS_CLUSTER_NODES === ''
+        ? await testRedis('live-test-events', { connect: false })
+        : null;
   });
   after(async () => {
-    const found = await redis.keys(`${prefix}*`);
-    if (found.length > 0) await redis.del(...found);
+    await removeKeys(redis, `${prefix}*`);
     await redis.quit();
-    blocking.disconnect();
+    blocking?.disconnect();
   });
 
   const message = (token: string, n: number, chat = 1): MessageCreated => ({
@@ -128,7 +132,7 @@ describe('redis: chats’ event logs and read-your-writes entries (Redis Streams
       created_at: a.createdAt,
       updated_at: a.createdAt,
     });
-    expect(await redis.keys(`${prefix}{${token}}:pending:*`)).to.deep.equal([]);
+    expect(await keysMatching(redis, `${prefix}{${token}}:pending:*`)).to.deep.equal([]);
   });
 
   it('leaves the entry of another create with the same number alone (a conflict)', async () => {
@@ -178,16 +182,34 @@ describe('redis: chats’ event logs and read-your-writes entries (Redis Streams
     expect(await redis.exists(keys.pending(token, other))).to.equal(0);
   });
 
-  it('reads several chats in one blocking read, and an interrupt ends a read at once', async () => {
-    await blocking.connect();
+  it('reads several chats of several applications at once, and an interrupt ends a read at once', async () => {
+    await blocking?.connect();
     const log = new RedisLiveLog(redis, keys, { minEvents: 1_000, minAgeMs: DAY }, blocking);
     const token = randomUUID();
-    const cursors = [1, 2, 3].map((chat) => ({ token, chat, after: '0-0' }));
-    const waiting = log.read(cursors, 20_000);
+    // Another application's chats: on a cluster, another hash slot.
+    const other = randomUUID();
+    const cursors = [1, 2, 3].flatMap((chat) => [
+      { token, chat, after: '0-0' },
+      { token: other, chat, after: '0-0' },
+    ]);
+    // As the hub does: read again until both came (a cluster's read returns after each poll).
+    const waiting = (async () => {
+      const seen = new Map<string, number>();
+      while (seen.size < 2) {
+        for (const g of await log.read(cursors, 20_000)) {
+          seen.set(`${g.token}/${g.chat}`, g.events.length);
+        }
+      }
+      return seen;
+    })();
     await log.append(token, 2, { type: 'chat.updated', data: { chat: 2 } });
-    const got = await waiting;
-    expect(got.map((g) => [g.chat, g.events.length])).to.deep.equal([[2, 1]]);
-    const after = got[0]!.events[0]!.id;
+    await log.append(other, 3, { type: 'chat.updated', data: { chat: 3 } });
+    expect([...(await waiting)]).to.have.deep.members([
+      [`${token}/2`, 1],
+      [`${other}/3`, 1],
+    ]);
+    const got = await log.read([{ token, chat: 2, after: '0-0' }], 20_000);
+    const after = got.find((g) => g.token === token)!.events[0]!.id;
     const blocked = log.read([{ token, chat: 2, after }], 20_000);
     await new Promise((resolve) => setTimeout(resolve, 50));
     await log.interrupt();

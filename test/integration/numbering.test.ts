@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import type { Redis } from 'ioredis';
 import type { Sequelize } from 'sequelize';
 import { KeySpace } from '../../internal/redis/keys.js';
 import { RedisApplicationKeys, RedisNumberCache } from '../../internal/redis/numbers.js';
 import { DirtySet } from '../../internal/redis/dirty.js';
 import { RedisLock } from '../../internal/redis/lock.js';
-import { createRedis } from '../../internal/redis/client.js';
+import type { RedisClient } from '../../internal/redis/client.js';
 import { SqlNumberLedger } from '../../internal/db/repositories/number-ledger.js';
 import { Numbering } from '../../internal/service/numbering.js';
 import type { NumberScope } from '../../internal/domain/ports.js';
@@ -17,16 +16,22 @@ import {
 } from '../../internal/domain/errors.js';
 import { FakePublisher } from '../support/fakes/publisher.js';
 import { testSequelize } from '../support/database.js';
-import { silentLogger, TEST_REDIS_URL, uniqueSuffix } from '../support/environment.js';
+import { silentLogger, TEST_REDIS_CLUSTER_NODES, uniqueSuffix } from '../support/environment.js';
+import { removeKeys, testRedis } from '../support/redis.js';
 
 const OPTIONS = { blockMin: 4, blockMax: 100, createDeadlineMs: 5_000, fenceMarginMs: 1_000 };
 const CHATS: NumberScope = { kind: 'chats' };
 const chat = (n: number): NumberScope => ({ kind: 'messages', chat: n });
 const ignore = () => undefined;
+// A standalone Redis is trusted per connection, a cluster's state per process: a few tests
+// are about one of the two ways (npm test runs the first, npm run test:redis-cluster both).
+const onCluster = TEST_REDIS_CLUSTER_NODES !== '';
+const standaloneIt = onCluster ? it.skip : it;
+const clusterIt = onCluster ? it : it.skip;
 
 describe('numbering on Redis and MySQL', function () {
   this.timeout(30_000);
-  let redis: Redis;
+  let redis: RedisClient;
   let sequelize: Sequelize;
   let keys: KeySpace;
   let cache: RedisNumberCache;
@@ -40,20 +45,14 @@ describe('numbering on Redis and MySQL', function () {
 
   let prefix: string;
   beforeEach(async () => {
-    redis = createRedis(TEST_REDIS_URL, silentLogger, 'numbering-test');
-    await redis.connect();
+    redis = await testRedis('numbering-test');
     prefix = `cs-test-${uniqueSuffix()}:`;
     keys = new KeySpace(prefix);
     cache = new RedisNumberCache(redis, keys, 60);
   });
   // Every key a test writes is under its prefix: none is left in the shared Redis.
   afterEach(async () => {
-    if (redis.status === 'ready') {
-      for await (const found of redis.scanStream({ match: `${prefix}*`, count: 100 })) {
-        const batch = found as string[];
-        if (batch.length > 0) await redis.del(...batch);
-      }
-    }
+    if (redis.status === 'ready') await removeKeys(redis, `${prefix}*`);
     await redis.quit();
   });
 
@@ -95,8 +94,7 @@ describe('numbering on Redis and MySQL', function () {
 
   /** Our keys only (the shared Redis holds others'): FLUSHALL as this deployment sees it. */
   async function loseOurKeys(): Promise<void> {
-    const ours = await redis.keys(`${keys.epoch().replace('numbering:epoch', '')}*`);
-    if (ours.length > 0) await redis.del(...ours);
+    await removeKeys(redis, `${prefix}*`);
   }
 
   it('issues 1..200 exactly once to two replicas racing, with few reservations', async () => {
@@ -148,26 +146,57 @@ describe('numbering on Redis and MySQL', function () {
     expect((await numbering.take(token, chat(2), null)).number).to.equal(1);
   });
 
-  it('detects a Redis that is not the one its state was written under, and begins a new epoch', async () => {
-    const { token, id } = await application();
-    const numbering = replica();
-    await numbering.take(token, CHATS, null);
-    const issued: number[] = [];
-    for (let i = 0; i < 10; i += 1)
-      issued.push((await numbering.take(token, chat(1), null)).number);
-    await persistChat(id, 1, 10);
-    // A rolled-back state keeps older values and an epoch record of another process.
-    await redis.hset(keys.application(token), 'm:1', 3, 'M:1', 4);
-    const record = JSON.parse((await redis.get(keys.epoch())) ?? '{}') as { e: number };
-    await redis.set(keys.epoch(), JSON.stringify({ r: 'another-process', e: record.e }));
-    redis.disconnect(true); // a restart drops every connection
-    await new Promise((resolve) => redis.once('ready', resolve));
+  standaloneIt(
+    'detects a Redis that is not the one its state was written under, and begins a new epoch',
+    async () => {
+      const { token, id } = await application();
+      const numbering = replica();
+      await numbering.take(token, CHATS, null);
+      const issued: number[] = [];
+      for (let i = 0; i < 10; i += 1)
+        issued.push((await numbering.take(token, chat(1), null)).number);
+      await persistChat(id, 1, 10);
+      // A rolled-back state keeps older values and an epoch record of another process.
+      await redis.hset(keys.application(token), 'm:1', 3, 'M:1', 4);
+      const record = JSON.parse((await redis.get(keys.epoch())) ?? '{}') as { e: number };
+      await redis.set(keys.epoch(), JSON.stringify({ r: 'another-process', e: record.e }));
+      redis.disconnect(true); // a restart drops every connection
+      await new Promise((resolve) => redis.once('ready', resolve));
 
-    const next = (await numbering.take(token, chat(1), null)).number;
-    expect(next).to.be.above(10);
-    const stored = JSON.parse((await redis.get(keys.epoch())) ?? '{}') as { e: number };
-    expect(stored.e).to.be.above(record.e);
-  });
+      const next = (await numbering.take(token, chat(1), null)).number;
+      expect(next).to.be.above(10);
+      const stored = JSON.parse((await redis.get(keys.epoch())) ?? '{}') as { e: number };
+      expect(stored.e).to.be.above(record.e);
+    },
+  );
+
+  clusterIt(
+    'detects state not validated in the process holding it (a promoted replica’s copy), and begins an epoch of that process',
+    async () => {
+      const { token, id } = await application();
+      const numbering = replica();
+      await numbering.take(token, CHATS, null);
+      for (let i = 0; i < 10; i += 1) await numbering.take(token, chat(1), null);
+      await persistChat(id, 1, 10);
+      const validatedIn = await redis.hget(keys.application(token), 'r');
+      expect(validatedIn).to.match(/^[0-9a-f]{48}$/);
+      // The copy a replica promoted after a failover may hold: older values, validated in the
+      // process that was primary then.
+      await redis.hset(keys.application(token), 'm:1', 3, 'M:1', 4, 'r', 'f'.repeat(48));
+      const next = (await numbering.take(token, chat(1), null)).number;
+      expect(next).to.be.above(10);
+      // Revalidated in the process holding it, under an epoch begun for that process.
+      expect(await redis.hget(keys.application(token), 'r')).to.equal(validatedIn);
+      const epoch = await redis.hget(keys.application(token), 'e');
+      const [rows] = await sequelize.query(
+        'SELECT redis_run_id FROM numbering_epochs WHERE id = ?',
+        {
+          replacements: [epoch],
+        },
+      );
+      expect(rows).to.deep.equal([{ redis_run_id: validatedIn }]);
+    },
+  );
 
   it('refuses a command whose epoch was verified on an earlier connection', async () => {
     const { token } = await application();
@@ -226,8 +255,9 @@ describe('numbering on Redis and MySQL', function () {
       );
     expect(await refused(chat(1))).to.equal('chat_not_found');
     expect((await numbering.take(token, chat(2), null)).number).to.equal(1);
-    // The mark survives a revalidation of the application (its hash from an older epoch).
-    await redis.hdel(keys.application(token), 'e');
+    // The mark survives a revalidation of the application (its hash from an older epoch, or
+    // another process on a cluster).
+    await redis.hdel(keys.application(token), 'e', 'r');
     expect(await refused(chat(1))).to.equal('chat_not_found');
     expect((await numbering.take(token, CHATS, null)).number).to.be.above(2);
     await numbering.markDeleted(token, null);

@@ -41,7 +41,7 @@ export function isolatedEnv(
 ) {
   return {
     MYSQL_URL: services.mysql,
-    REDIS_URL: services.redis,
+    ...redisEnv(services.redis),
     RABBITMQ_URL: services.rabbitmq,
     RABBITMQ_QUEUE: `chat-system-${label}-${suffix}`,
     REDIS_KEY_PREFIX: `cs-${label}-${suffix}:`,
@@ -56,4 +56,20 @@ export function isolatedEnv(
 /** The same isolation as a parsed configuration, for in-process tests. */
 export function testConfig(overrides: Record<string, string> = {}): Config {
   return loadConfig({ ...isolatedEnv('test'), LOG_LEVEL: 'silent', ...overrides });
+}
+
+/**
+ * The test Redis: the shared standalone one, or the private cluster whose seed nodes
+ * `TEST_REDIS_CLUSTER_NODES` names (`npm run test:redis-cluster` starts one and sets it).
+ */
+export const TEST_REDIS_CLUSTER_NODES = process.env['TEST_REDIS_CLUSTER_NODES'] ?? '';
+
+/** Environment naming the test Redis, for loadConfig and for programs under test. */
+export function redisEnv(url = TEST_REDIS_URL): {
+  REDIS_URL: string;
+  REDIS_CLUSTER_NODES?: string;
+} {
+  return TEST_REDIS_CLUSTER_NODES === ''
+    ? { REDIS_URL: url }
+    : { REDIS_URL: url, REDIS_CLUSTER_NODES: TEST_REDIS_CLUSTER_NODES };
 }

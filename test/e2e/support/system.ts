@@ -2,14 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { connect } from 'amqplib';
-import { Redis } from 'ioredis';
+import { removeKeys, testRedis } from '../../support/redis.js';
 import { deadLetterQueueOf } from '../../../internal/queue/topology.js';
-import {
-  TEST_RABBITMQ_URL,
-  TEST_REDIS_URL,
-  isolatedEnv,
-  uniqueSuffix,
-} from '../../support/environment.js';
+import { TEST_RABBITMQ_URL, isolatedEnv, uniqueSuffix } from '../../support/environment.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -174,19 +169,8 @@ export async function removeIsolatedResources(env: {
   await channel.deleteQueue(env.RABBITMQ_QUEUE);
   await channel.deleteQueue(deadLetterQueueOf(env.RABBITMQ_QUEUE));
   await connection.close();
-  const redis = new Redis(TEST_REDIS_URL);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(
-      cursor,
-      'MATCH',
-      `${env.REDIS_KEY_PREFIX}*`,
-      'COUNT',
-      1000,
-    );
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+  const redis = await testRedis('e2e-cleanup');
+  await removeKeys(redis, `${env.REDIS_KEY_PREFIX}*`);
   await redis.quit();
 }
 

@@ -15,6 +15,7 @@ import { deadLetterQueueOf } from '../../../internal/queue/topology.js';
 import { Load } from './load.js';
 import type { PrivateServices } from './services.js';
 import { StandInElasticsearch } from './stand-in-elasticsearch.js';
+import { PrivateRedisCluster } from './redis-cluster.js';
 import { judge, persistedRows, summaryLine, type Verdict } from './verify.js';
 
 export const DATABASE = 'chat_system_faults';
@@ -31,6 +32,8 @@ export interface FaultContext {
   readonly token: string;
   readonly apis: readonly string[];
   readonly es: StandInElasticsearch | undefined;
+  /** The scenario's Redis Cluster (redisCluster), else undefined. */
+  readonly redisCluster: PrivateRedisCluster | undefined;
   readonly env: Record<string, string>;
   /** The current consumer; replaced by restartConsumer(). */
   readonly consumer: () => Program;
@@ -47,6 +50,8 @@ export interface Scenario {
   readonly perSecond: number;
   /** Serve search from the stand-in Elasticsearch instead of MySQL. */
   readonly elasticsearch?: boolean;
+  /** Numbers from a private Redis Cluster (3 primaries, 3 replicas) started for the scenario. */
+  readonly redisCluster?: boolean;
   /** Plays the fault while the load runs; the load starts just before. */
   fault(ctx: FaultContext): Promise<void>;
   /** Further checks once the consumer drained; problems go into the returned list. */
@@ -80,6 +85,8 @@ export async function runScenario(services: PrivateServices, scenario: Scenario)
   await services.ensureHealthy();
   const es = scenario.elasticsearch === true ? new StandInElasticsearch() : undefined;
   const esUrl = es === undefined ? undefined : await es.listen();
+  const redisCluster =
+    scenario.redisCluster === true ? await PrivateRedisCluster.start() : undefined;
   const suffix = uniqueSuffix();
   const label = `faults${scenario.id}`;
   const env: Record<string, string> = {
@@ -97,6 +104,7 @@ export async function runScenario(services: PrivateServices, scenario: Scenario)
     ...(esUrl === undefined
       ? {}
       : { ELASTICSEARCH_URL: esUrl, ELASTICSEARCH_INDEX: `${label}-${suffix}` }),
+    ...(redisCluster === undefined ? {} : { REDIS_CLUSTER_NODES: redisCluster.seeds }),
   };
   const programs: Program[] = [];
   const launch = (name: 'api' | 'consumer' | 'flusher') => {
@@ -140,6 +148,7 @@ export async function runScenario(services: PrivateServices, scenario: Scenario)
       token,
       apis,
       es,
+      redisCluster,
       env,
       consumer: () => consumer,
       restartConsumer: async () => {
@@ -196,6 +205,7 @@ export async function runScenario(services: PrivateServices, scenario: Scenario)
     );
     await saveLogs(label, programs);
     await es?.close();
+    await redisCluster?.stop();
   }
 }
 

@@ -193,6 +193,32 @@ export const SCENARIOS: readonly Scenario[] = [
       return problems;
     },
   },
+  {
+    id: 9,
+    name: 'redis-cluster-primary-killed-replica-behind',
+    total: 6_000,
+    perSecond: 500,
+    redisCluster: true,
+    async fault({ load, redisCluster, env, token, note }) {
+      const cluster = redisCluster!;
+      await load.sentAtLeast(2_000);
+      // The primary holding the application's numbering issues numbers its replica never
+      // gets: the replica is stopped and cut off (what it had received is all it will have),
+      // the primary goes on for 2 s, then dies. The replica is promoted with that older copy.
+      const primary = await cluster.primaryOf(`${env['REDIS_KEY_PREFIX']}{${token}}`);
+      const replica = await cluster.replicaOf(primary);
+      replica.pause();
+      await primary.command('CLIENT', 'KILL', 'TYPE', 'replica');
+      const at = load.sent;
+      await sleep(2_000);
+      note('sentWhileReplicaCutOff', load.sent - at);
+      await primary.kill();
+      note('killedPrimary', primary.port);
+      replica.resume();
+      await cluster.settled();
+      note('promoted', replica.port);
+    },
+  },
 ];
 
 const readableProblems = new Map<string, string[]>();

@@ -36,7 +36,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function until(what: string, probe: () => Promise<boolean>, timeoutMs: number) {
+export async function until(what: string, probe: () => Promise<boolean>, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await probe().catch(() => false)) return;
@@ -118,9 +118,13 @@ export class PrivateRedis {
   readonly dir: string;
   readonly port: number;
 
-  constructor(dir: string, port: number) {
+  readonly #extraArgs: readonly string[];
+
+  /** `extraArgs`: more settings, e.g. cluster mode's (see redis-cluster.ts). */
+  constructor(dir: string, port: number, extraArgs: readonly string[] = []) {
     this.dir = dir;
     this.port = port;
+    this.#extraArgs = extraArgs;
   }
 
   get url(): string {
@@ -150,6 +154,7 @@ export class PrivateRedis {
       'no',
       '--protected-mode',
       'no',
+      ...this.#extraArgs,
     ]);
     await until(`redis on ${this.port}`, () => this.#ping(), 15_000).catch((err: Error) => {
       throw new Error(`${err.message}\n${this.#daemon.describe()}`);
@@ -159,6 +164,15 @@ export class PrivateRedis {
   /** SIGKILL: whatever is only in memory is gone, as in a crash. */
   async kill(): Promise<void> {
     await this.#daemon.stop('SIGKILL');
+  }
+
+  /** SIGSTOP: the process stays, answering nothing, until resume(). */
+  pause(): void {
+    this.#daemon.signal('SIGSTOP');
+  }
+
+  resume(): void {
+    this.#daemon.signal('SIGCONT');
   }
 
   async stop(): Promise<void> {

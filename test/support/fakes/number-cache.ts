@@ -10,6 +10,8 @@ import type {
 import { NumberingUnavailableError } from '../../../internal/domain/errors.js';
 
 interface AppState {
+  /** perProcess: the process the state was validated in. */
+  r?: string;
   e: number;
   c: number;
   C: number;
@@ -41,8 +43,13 @@ const ceilingOf = (app: AppState, scope: NumberScope) =>
  * the faults a real Redis meets: state lost with the connection kept (FLUSHALL), a restart
  * with nothing, a restore from an older snapshot (new process, older values), and dropped
  * connections. A ticket for an older connection is refused, as the Redis adapter does.
+ * `perProcess` behaves as the adapter does on a Redis Cluster: state is trusted only in the
+ * process it was validated in, whatever the connection (`failover()` swaps the process and
+ * keeps connections, as a cluster client re-routing to a promoted replica does).
  */
 export class FakeNumberCache implements NumberCache {
+  constructor(private readonly options: { perProcess?: boolean } = {}) {}
+
   private data: Data = { apps: new Map(), deleted: new Set(), records: new Map(), epoch: null };
   private runId = 'run-1';
   private runs = 1;
@@ -119,19 +126,38 @@ export class FakeNumberCache implements NumberCache {
   private checks(token: string, scope: NumberScope, ticket: EpochTicket): CacheAllocation {
     if (this.data.deleted.has(token)) return { kind: 'unknown_application' };
     const app = this.data.apps.get(token);
-    if (app === undefined || app.e < ticket.epoch) return { kind: 'revalidate' };
-    if (app.e > ticket.epoch) return { kind: 'stale_epoch' };
+    if (this.options.perProcess === true) {
+      if (app?.r !== this.runId) return { kind: 'revalidate', process: this.runId };
+    } else {
+      if (app === undefined || app.e < ticket.epoch) return { kind: 'revalidate' };
+      if (app.e > ticket.epoch) return { kind: 'stale_epoch' };
+    }
     if (scope.kind === 'chats') return { kind: 'issued', number: app.c };
     if (this.data.deleted.has(`${token}:${scope.chat}`)) return { kind: 'unknown_chat' };
     if (scope.chat > app.c) return { kind: 'unknown_chat' };
     const m = app.m.get(scope.chat);
-    if (m === undefined) return { kind: 'unseeded_chat', ambiguousUpTo: app.a };
+    if (m === undefined) {
+      return this.options.perProcess === true
+        ? { kind: 'unseeded_chat', ambiguousUpTo: app.a, epoch: app.e }
+        : { kind: 'unseeded_chat', ambiguousUpTo: app.a };
+    }
     return { kind: 'issued', number: m };
   }
 
-  revalidate(token: string, ticket: EpochTicket, chatsFloor: number) {
+  revalidate(token: string, ticket: EpochTicket, chatsFloor: number, process?: string) {
     this.check(ticket);
     const app = this.data.apps.get(token);
+    if (this.options.perProcess === true) {
+      if (process !== this.runId) return Promise.resolve('stale_epoch' as const);
+      if (app?.r === this.runId) return Promise.resolve('ok' as const);
+      const c = Math.max(app?.c ?? 0, chatsFloor);
+      this.data.apps.set(token, {
+        r: this.runId,
+        e: ticket.epoch,
+        ...{ c, C: c, a: c, m: new Map(), M: new Map() },
+      });
+      return Promise.resolve('ok' as const);
+    }
     if (app !== undefined && app.e > ticket.epoch) return Promise.resolve('stale_epoch' as const);
     if (app !== undefined && app.e === ticket.epoch) return Promise.resolve('ok' as const);
     const c = Math.max(app?.c ?? 0, chatsFloor);
@@ -142,7 +168,9 @@ export class FakeNumberCache implements NumberCache {
   seedChat(token: string, chat: number, ticket: EpochTicket, messagesFloor: number) {
     this.check(ticket);
     const app = this.data.apps.get(token);
-    if (app?.e !== ticket.epoch) return Promise.resolve('revalidate' as const);
+    if (app === undefined || !this.validated(app, ticket)) {
+      return Promise.resolve('revalidate' as const);
+    }
     if (chat > app.c) return Promise.resolve('unknown_chat' as const);
     if (this.data.deleted.has(`${token}:${chat}`)) return Promise.resolve('unknown_chat' as const);
     app.m.set(chat, Math.max(app.m.get(chat) ?? -1, messagesFloor));
@@ -153,7 +181,7 @@ export class FakeNumberCache implements NumberCache {
   raiseCeiling(token: string, scope: NumberScope, ticket: EpochTicket, ceiling: number) {
     this.check(ticket);
     const app = this.data.apps.get(token);
-    if (app?.e !== ticket.epoch) return Promise.resolve(false);
+    if (app === undefined || !this.validated(app, ticket)) return Promise.resolve(false);
     if (scope.kind === 'chats') app.C = Math.max(app.C, ceiling);
     else app.M.set(scope.chat, Math.max(app.M.get(scope.chat) ?? 0, ceiling));
     return Promise.resolve(true);
@@ -162,7 +190,10 @@ export class FakeNumberCache implements NumberCache {
   register(token: string, ticket: EpochTicket): Promise<void> {
     this.check(ticket);
     if (!this.data.apps.has(token)) {
-      this.data.apps.set(token, { e: ticket.epoch, c: 0, C: 0, a: 0, m: new Map(), M: new Map() });
+      this.data.apps.set(token, {
+        ...(this.options.perProcess === true ? { r: this.runId } : {}),
+        ...{ e: ticket.epoch, c: 0, C: 0, a: 0, m: new Map(), M: new Map() },
+      });
     }
     return Promise.resolve();
   }
@@ -199,6 +230,16 @@ export class FakeNumberCache implements NumberCache {
     this.reconnect();
   }
 
+  /**
+   * A cluster's failover: another process (a promoted replica) now serves the data, holding
+   * `from` (an older copy) or the same data; connections stay, commands are re-routed.
+   */
+  failover(from: Data | null = null): void {
+    this.runs += 1;
+    this.runId = `run-${this.runs}`;
+    if (from !== null) this.data = clone(from);
+  }
+
   disconnect(): void {
     this.conn = null;
   }
@@ -212,6 +253,10 @@ export class FakeNumberCache implements NumberCache {
   private live(): number {
     if (this.conn === null) throw new NumberingUnavailableError();
     return this.conn;
+  }
+
+  private validated(app: AppState, ticket: EpochTicket): boolean {
+    return this.options.perProcess === true ? app.r === this.runId : app.e === ticket.epoch;
   }
 
   private check(ticket: EpochTicket): void {

@@ -17,8 +17,7 @@ const CHATS: NumberScope = { kind: 'chats' };
 const chat = (n: number): NumberScope => ({ kind: 'messages', chat: n });
 const TOKEN = '6f1c2b9e-0c1d-4e8f-9a7b-3c2d1e0f9a8b';
 
-function system() {
-  const cache = new FakeNumberCache();
+function system(cache = new FakeNumberCache()) {
   const ledger = new FakeNumberLedger();
   const publisher = new FakePublisher();
   ledger.addApplication(TOKEN);
@@ -216,5 +215,68 @@ describe('Numbering (on fakes)', () => {
       before + OPTIONS.createDeadlineMs,
       Date.now() + OPTIONS.createDeadlineMs,
     );
+  });
+});
+
+describe('Numbering on a cache trusted per process (Redis Cluster, on fakes)', () => {
+  const OTHER = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
+  const cluster = () => {
+    const parts = system(new FakeNumberCache({ perProcess: true }));
+    parts.ledger.addApplication(OTHER);
+    return parts;
+  };
+
+  it('never reissues after a failover to an older copy on the same connection, under one epoch per process', async () => {
+    const { numbering, cache, ledger, counts } = cluster();
+    await numbering.take(TOKEN, CHATS, null);
+    await numbering.take(OTHER, CHATS, null);
+    const before = await numbers(() => numbering.take(TOKEN, chat(1), null), 10);
+    const copy = cache.snapshot(); // what the replica had received
+    const after = await numbers(() => numbering.take(TOKEN, chat(1), null), 10);
+    ledger.persist(TOKEN, 1, 4); // the consumer is behind
+    const epochs = counts.epochs;
+    cache.failover(copy);
+    const next = await numbers(() => numbering.take(TOKEN, chat(1), null), 5);
+    for (const n of next) expect([...before, ...after]).to.not.include(n);
+    expect((await numbering.take(OTHER, CHATS, null)).number).to.be.above(1);
+    // One new epoch for the new process, shared by every application it holds.
+    expect(counts.epochs).to.equal(epochs + 1);
+  });
+
+  it('answers 503 chat_pending for a chat queued before the failover, and 404 for a never-issued one once the new process’s fence is persisted', async () => {
+    const { numbering, cache, ledger, publisher } = cluster();
+    await numbers(() => numbering.take(TOKEN, CHATS, null), 2);
+    const copy = cache.snapshot();
+    await numbering.take(TOKEN, CHATS, null); // chat 3: answered 201, still queued
+    const ceiling = ledger.ceilings.get(`${TOKEN}:0`) ?? 0;
+    cache.failover(copy);
+    const queued = await numbering.take(TOKEN, chat(3), null).catch((e: unknown) => e);
+    expect(queued).to.be.instanceOf(ChatPendingError);
+    ledger.now = OPTIONS.createDeadlineMs + OPTIONS.fenceMarginMs;
+    await numbering.take(TOKEN, chat(ceiling), null).catch(() => undefined);
+    const fence = publisher.published.find((p) => p.event.kind === 'numbering.fence')?.event;
+    if (fence?.kind !== 'numbering.fence') throw new Error('no fence');
+    ledger.settle(fence.epoch);
+    expect(
+      await numbering.take(TOKEN, chat(ceiling), null).catch((e: unknown) => e),
+    ).to.be.instanceOf(NotFoundError);
+    ledger.persist(TOKEN, 3);
+    expect((await numbering.take(TOKEN, chat(3), null)).number).to.equal(1);
+  });
+
+  it('lets two replicas meet a failover at once: no 503, no number issued twice', async () => {
+    const { numbering, cache, ledger, replica } = cluster();
+    const other = replica();
+    await numbering.take(TOKEN, CHATS, null);
+    await numbering.take(TOKEN, chat(1), null);
+    ledger.persist(TOKEN, 1);
+    cache.failover();
+    const got = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        (i % 2 === 0 ? numbering : other).take(TOKEN, chat(1), null).then((d) => d.number),
+      ),
+    );
+    expect(new Set(got).size).to.equal(40);
+    expect(Math.min(...got)).to.be.above(1);
   });
 });
