@@ -13,7 +13,9 @@
  *   7. the cost of numbering: MySQL reservations per create, and bytes per idempotency record;
  *   8. deletion (bench/purge.ts): the 204 of an application of 100,000 messages, the purge's
  *      rate, and another application's drain beside it;
- *   9. event streams (bench/live.ts): 1,000 streams over 100 chats at 1,000 creates/s.
+ *   9. event streams (bench/live.ts): 1,000 streams over 100 chats at 1,000 creates/s;
+ *  10. Redis per create (bench/redis-cost.ts): calls and Redis CPU on a private standalone
+ *      Redis and on a private 3-primary cluster.
  * The last line, `BENCH_JSON {...}`, has every figure for tools.
  * BENCH_SECONDS (default 10), BENCH_RATE (default 5000/s), BENCH_RATE_CONNECTIONS (default
  * 256), BENCH_CONSUMERS (default 1).
@@ -41,6 +43,7 @@ import { benchPurge, type PurgeFigures } from './purge.js';
 import { benchLive, formatLive, type LiveFigures } from './live.js';
 import { benchSearchIsolated, type SearchFigures } from './search.js';
 import { percentile, rssMiB } from './measure.js';
+import { benchRedisCost, formatRedisCost, type RedisCostFigures } from './redis-cost.js';
 
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
 const rate = Number(process.env['BENCH_RATE'] ?? 5_000);
@@ -209,6 +212,7 @@ interface BenchFigures {
   readonly live: LiveFigures;
   /** The built-in search on a generated chat of 100,000 messages (bench/search.ts). */
   readonly search: SearchFigures;
+  readonly redis: RedisCostFigures;
 }
 
 const availableCores = () => availableParallelism();
@@ -405,6 +409,10 @@ try {
   await Promise.all(programs.splice(0).map((p) => stopProgram(p)));
   const searchFigures = await benchSearchIsolated();
 
+  // Redis per create (bench/redis-cost.ts): private standalone Redis and 3-primary cluster.
+  const redisCost = await benchRedisCost();
+  console.log(`${formatRedisCost(redisCost)}\n`);
+
   const figures: BenchFigures = {
     node: process.version,
     seconds,
@@ -453,6 +461,7 @@ try {
     purge: deletion,
     live,
     search: searchFigures,
+    redis: redisCost,
   };
   console.log(`BENCH_JSON ${JSON.stringify(figures)}`);
 } finally {

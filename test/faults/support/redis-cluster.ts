@@ -123,6 +123,17 @@ export class PrivateRedisCluster {
     throw new Error(`no live node knows who serves ${key}`);
   }
 
+  /** The live nodes that are primaries now. */
+  async primaries(): Promise<PrivateRedis[]> {
+    const found: PrivateRedis[] = [];
+    for (const node of this.nodes) {
+      if (!(await node.healthy())) continue;
+      const role = (await node.command('ROLE')) as unknown[];
+      if (role[0] === 'master') found.push(node);
+    }
+    return found;
+  }
+
   /** The replica of `primary`, as the primary sees it. */
   async replicaOf(primary: PrivateRedis): Promise<PrivateRedis> {
     const info = String(await primary.command('INFO', 'replication'));
