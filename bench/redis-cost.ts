@@ -6,6 +6,7 @@
  * primary together). Figures for the capacity model (docs/capacity.md).
  */
 import autocannon from 'autocannon';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +26,15 @@ export interface RedisCost {
   readonly callsPerCreate: Readonly<Record<string, number>>;
   /** Redis CPU (user + sys) per create, in µs, all primaries together. */
   readonly cpuMicrosPerCreate: number;
+  /** The API process's CPU (user + sys) per create, in µs: creates per second per API core. */
+  readonly apiCpuMicrosPerCreate: number;
+}
+
+/** CPU seconds (user + sys) a process has used, from /proc (clock ticks of 1/100 s). */
+function processCpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  // After the command name: state is field 3, utime 14 and stime 15 (1-based, man proc).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 export interface RedisCostFigures {
@@ -102,7 +112,9 @@ async function measure(
       body: JSON.stringify({ message_content: 'warm' }),
     });
     const nodes = await primaries();
+    const pid = api.child.pid ?? 0;
     const before = await counters(nodes);
+    const apiBefore = processCpuSeconds(pid);
     const result = await autocannon({
       url: `${base}${path}`,
       method: 'POST',
@@ -111,6 +123,7 @@ async function measure(
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ message_content: 'what one create costs Redis' }),
     });
+    const apiAfter = processCpuSeconds(pid);
     const after = await counters(nodes);
     const created = result['2xx'];
     const callsPerCreate: Record<string, number> = {};
@@ -124,6 +137,7 @@ async function measure(
       cpuMicrosPerCreate: Number(
         (((after.cpuSeconds - before.cpuSeconds) * 1e6) / created).toFixed(1),
       ),
+      apiCpuMicrosPerCreate: Number((((apiAfter - apiBefore) * 1e6) / created).toFixed(1)),
     };
   } finally {
     await stopProgram(api);
@@ -157,7 +171,7 @@ export async function benchRedisCost(creates = 5_000): Promise<RedisCostFigures>
 
 export function formatRedisCost({ standalone, cluster }: RedisCostFigures): string {
   const line = (name: string, cost: RedisCost) =>
-    `  ${name.padEnd(11)} ${cost.cpuMicrosPerCreate} µs of Redis CPU per create; calls per create: ${Object.entries(
+    `  ${name.padEnd(11)} ${cost.cpuMicrosPerCreate} µs of Redis CPU and ${cost.apiCpuMicrosPerCreate} µs of API CPU per create; calls per create: ${Object.entries(
       cost.callsPerCreate,
     )
       .sort(([, a], [, b]) => b - a)

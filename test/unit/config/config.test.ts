@@ -12,6 +12,32 @@ describe('config/loadConfig', () => {
     expect(config.adminToken).to.equal(undefined);
   });
 
+  it('switches every Redis use to a cluster when seed nodes are named, with credentials and TLS', () => {
+    expect(loadConfig({}).redis.cluster).to.equal(undefined);
+    expect(loadConfig({ REDIS_CLUSTER_NODES: ' ' }).redis.cluster).to.equal(undefined);
+    const { cluster } = loadConfig({
+      REDIS_CLUSTER_NODES: 'redis-0.redis:6379, 10.0.0.7:7000,[fd00::1]:6380',
+      REDIS_USERNAME: 'chat',
+      REDIS_PASSWORD: 'secret',
+      REDIS_TLS: 'true',
+    }).redis;
+    expect(cluster).to.deep.equal({
+      nodes: [
+        { host: 'redis-0.redis', port: 6379 },
+        { host: '10.0.0.7', port: 7000 },
+        { host: 'fd00::1', port: 6380 },
+      ],
+      username: 'chat',
+      password: 'secret',
+      tls: true,
+    });
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'redis-0.redis' })).to.throw(
+      ConfigError,
+      /REDIS_CLUSTER_NODES/,
+    );
+    expect(() => loadConfig({ REDIS_TLS: 'yes' })).to.throw(ConfigError, /REDIS_TLS/);
+  });
+
   it('reports every bad variable at once', () => {
     let caught: unknown;
     try {
