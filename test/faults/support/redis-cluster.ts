@@ -4,7 +4,8 @@
  * failover scenario. Never the shared Redis: this one is killed and failed over.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,43 +39,103 @@ export interface RedisClusterOptions {
   readonly primaries?: number;
   /** How long a node may be unreachable before its replica takes over. */
   readonly nodeTimeoutMs?: number;
+  /** Replicas per primary (default 1). */
+  readonly replicas?: number;
+  /**
+   * TLS only (client, bus and replication links, certificates from a CA made for the run)
+   * and a password for the default user.
+   */
+  readonly secure?: boolean;
+}
+
+/** What clients of a secure cluster need: the CA's PEM file and the default user's password. */
+export interface ClusterSecrets {
+  readonly caFile: string;
+  readonly password: string;
+}
+
+/** A CA and one certificate for 127.0.0.1 signed by it, made with openssl in `dir`. */
+async function makeCertificates(dir: string): Promise<{ ca: string; cert: string; key: string }> {
+  const at = (name: string) => join(dir, name);
+  await writeFile(at('ext.cnf'), 'subjectAltName=IP:127.0.0.1\n');
+  const subject = (cn: string) => ['-subj', `/CN=${cn}`];
+  await run('openssl', [
+    ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2'],
+    ...['-keyout', at('ca.key'), '-out', at('ca.crt'), ...subject('chat-system test CA')],
+  ]);
+  await run('openssl', [
+    ...['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('node.key')],
+    ...['-out', at('node.csr'), ...subject('127.0.0.1')],
+  ]);
+  await run('openssl', [
+    ...['x509', '-req', '-in', at('node.csr'), '-CA', at('ca.crt'), '-CAkey', at('ca.key')],
+    ...['-CAcreateserial', '-out', at('node.crt'), '-days', '2', '-extfile', at('ext.cnf')],
+  ]);
+  return { ca: at('ca.crt'), cert: at('node.crt'), key: at('node.key') };
 }
 
 export class PrivateRedisCluster {
   private constructor(
     readonly dir: string,
     readonly nodes: readonly PrivateRedis[],
+    /** Set for a secure cluster. */
+    readonly secrets: ClusterSecrets | null,
   ) {}
 
   static async start(options: RedisClusterOptions = {}): Promise<PrivateRedisCluster> {
     const primaries = options.primaries ?? 3;
+    const replicas = options.replicas ?? 1;
     const dir = await mkdtemp(join(tmpdir(), 'chat-system-redis-cluster-'));
     // Each node's daemon reaps itself on exit: one listener per node.
     process.setMaxListeners(Math.max(process.getMaxListeners(), 32));
-    const ports = await clusterPorts(options.fromPort ?? 27_100, primaries * 2);
+    const ports = await clusterPorts(options.fromPort ?? 27_100, primaries * (1 + replicas));
+    let secrets: ClusterSecrets | null = null;
+    let secureArgs: string[] = [];
+    let cliArgs: string[] = [];
+    if (options.secure === true) {
+      const files = await makeCertificates(dir);
+      secrets = { caFile: files.ca, password: randomBytes(16).toString('hex') };
+      secureArgs = [
+        ...['--tls-cert-file', files.cert, '--tls-key-file', files.key],
+        ...['--tls-ca-cert-file', files.ca, '--tls-auth-clients', 'no'],
+        ...['--tls-cluster', 'yes', '--tls-replication', 'yes'],
+        ...['--requirepass', secrets.password, '--masterauth', secrets.password],
+      ];
+      cliArgs = ['--tls', '--cacert', files.ca, '-a', secrets.password, '--no-auth-warning'];
+    }
+    const access =
+      secrets === null ? {} : { ca: await readFile(secrets.caFile), password: secrets.password };
     const nodes = ports.map(
       (port) =>
-        new PrivateRedis(join(dir, String(port)), port, [
-          '--cluster-enabled',
-          'yes',
-          '--cluster-config-file',
-          `nodes-${port}.conf`,
-          '--cluster-node-timeout',
-          String(options.nodeTimeoutMs ?? 1_000),
-          // A replica takes over however long it was cut off from its primary.
-          '--cluster-replica-validity-factor',
-          '0',
-        ]),
+        new PrivateRedis(
+          join(dir, String(port)),
+          port,
+          [
+            // TLS only: the port given is the TLS port, the plain one is off.
+            ...(secrets === null ? [] : ['--port', '0', '--tls-port', String(port), ...secureArgs]),
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            `nodes-${port}.conf`,
+            '--cluster-node-timeout',
+            String(options.nodeTimeoutMs ?? 1_000),
+            // A replica takes over however long it was cut off from its primary.
+            '--cluster-replica-validity-factor',
+            '0',
+          ],
+          access,
+        ),
     );
-    const cluster = new PrivateRedisCluster(dir, nodes);
+    const cluster = new PrivateRedisCluster(dir, nodes, secrets);
     try {
       await Promise.all(nodes.map((node) => node.start()));
       await run('redis-cli', [
+        ...cliArgs,
         '--cluster',
         'create',
         ...ports.map((port) => `127.0.0.1:${port}`),
         '--cluster-replicas',
-        '1',
+        String(replicas),
         '--cluster-yes',
       ]);
       await cluster.settled();

@@ -112,6 +112,12 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
+/** What a client needs to reach a server that takes only TLS (`ca`) or a password. */
+export interface RedisAccess {
+  readonly ca?: Buffer;
+  readonly password?: string;
+}
+
 /** redis-server without automatic snapshots; SAVE still writes `dump.rdb` into its dir. */
 export class PrivateRedis {
   readonly #daemon = new Daemon('redis-server');
@@ -119,12 +125,22 @@ export class PrivateRedis {
   readonly port: number;
 
   readonly #extraArgs: readonly string[];
+  readonly #access: RedisAccess;
 
-  /** `extraArgs`: more settings, e.g. cluster mode's (see redis-cluster.ts). */
-  constructor(dir: string, port: number, extraArgs: readonly string[] = []) {
+  /**
+   * `extraArgs`: more settings, e.g. cluster mode's (see redis-cluster.ts); `access`: how
+   * command() reaches a server that takes TLS or a password only.
+   */
+  constructor(
+    dir: string,
+    port: number,
+    extraArgs: readonly string[] = [],
+    access: RedisAccess = {},
+  ) {
     this.dir = dir;
     this.port = port;
     this.#extraArgs = extraArgs;
+    this.#access = access;
   }
 
   get url(): string {
@@ -181,7 +197,11 @@ export class PrivateRedis {
 
   /** Runs one command on a short-lived connection of its own. */
   async command(...args: (string | number)[]): Promise<unknown> {
-    const redis = new Redis(this.url, {
+    const redis = new Redis({
+      host: '127.0.0.1',
+      port: this.port,
+      ...(this.#access.password === undefined ? {} : { password: this.#access.password }),
+      ...(this.#access.ca === undefined ? {} : { tls: { ca: this.#access.ca } }),
       lazyConnect: true,
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
