@@ -159,6 +159,45 @@ true
 {{- end -}}
 {{- end -}}
 
+{{/*
+Seed nodes of the in-release Valkey cluster: every pod by its stable DNS name under the headless
+Service (which lists pods before they are ready), as the redis subchart names them.
+*/}}
+{{- define "chat-system.redisClusterNodes" -}}
+{{- $r := .Values.redis -}}
+{{- $name := include "chat-system.subchartFullname" (dict "ctx" . "chart" "redis") -}}
+{{- $nodes := list -}}
+{{- range $i := until (mul (int $r.cluster.shards) (add 1 (int $r.cluster.replicasPerShard)) | int) -}}
+{{- $nodes = append $nodes (printf "%s-%d.%s.%s.svc:%d" $name $i $name $.Release.Namespace (int $r.service.port)) -}}
+{{- end -}}
+{{- join "," $nodes -}}
+{{- end -}}
+
+{{/* Where the CA of an external Redis Cluster's certificates is mounted (REDIS_TLS_CA_FILE). */}}
+{{- define "chat-system.redisCaDir" -}}
+/etc/chat-system/redis-ca
+{{- end -}}
+
+{{/* The volume and mount of that CA, in every pod and container given the connection env. */}}
+{{- define "chat-system.redisCaVolume" -}}
+{{- if and (not .Values.redis.enabled) .Values.externalRedis.clusterNodes .Values.externalRedis.tlsCaSecret }}
+- name: redis-ca
+  secret:
+    secretName: {{ .Values.externalRedis.tlsCaSecret }}
+    items:
+      - key: {{ .Values.externalRedis.tlsCaSecretKey }}
+        path: {{ .Values.externalRedis.tlsCaSecretKey }}
+{{- end }}
+{{- end -}}
+
+{{- define "chat-system.redisCaMount" -}}
+{{- if and (not .Values.redis.enabled) .Values.externalRedis.clusterNodes .Values.externalRedis.tlsCaSecret }}
+- name: redis-ca
+  mountPath: {{ include "chat-system.redisCaDir" . }}
+  readOnly: true
+{{- end }}
+{{- end -}}
+
 {{- define "chat-system.mysqlEndpoint" -}}
 {{- if .Values.mysql.enabled -}}
 host: {{ include "chat-system.subchartHost" (dict "ctx" . "chart" "mysql") }}
@@ -194,25 +233,49 @@ in the pod spec. Generated passwords are alphanumeric, so they need no URL escap
 - name: MYSQL_URL
   value: {{ printf "mysql://%s:$(MYSQL_PASSWORD)@%s:%d/%s" $v.externalMysql.username $v.externalMysql.host (int $v.externalMysql.port) $v.externalMysql.database | quote }}
 {{- end }}
-{{- /* Redis */ -}}
+{{- /* Redis: standalone (REDIS_URL) or Redis Cluster (REDIS_CLUSTER_NODES, see chat-system.redisClusterNodes) */ -}}
 {{- if $v.redis.enabled }}
 - name: REDIS_PASSWORD
   valueFrom:
     secretKeyRef:
       name: {{ default (include "chat-system.subchartFullname" (dict "ctx" . "chart" "redis")) $v.redis.auth.existingSecret }}
       key: {{ $v.redis.auth.passwordKey }}
+{{- if $v.redis.cluster.enabled }}
+- name: REDIS_CLUSTER_NODES
+  value: {{ include "chat-system.redisClusterNodes" . | quote }}
+- name: REDIS_TLS
+  value: "false"
+{{- else }}
 - name: REDIS_URL
   value: {{ printf "redis://:$(REDIS_PASSWORD)@%s:%d" (include "chat-system.subchartHost" (dict "ctx" . "chart" "redis")) (int $v.redis.service.port) | quote }}
+{{- end }}
 {{- else }}
 {{- $scheme := ternary "rediss" "redis" $v.externalRedis.tls }}
-{{- if or $v.externalRedis.existingSecret $v.externalRedis.password }}
+{{- $user := $v.externalRedis.username }}
+{{- $auth := or $v.externalRedis.existingSecret $v.externalRedis.password }}
+{{- if $auth }}
 - name: REDIS_PASSWORD
   valueFrom:
     secretKeyRef:
       name: {{ default (include "chat-system.externalSecretName" .) $v.externalRedis.existingSecret }}
       key: {{ ternary $v.externalRedis.existingSecretPasswordKey "redis-password" (ne $v.externalRedis.existingSecret "") }}
+{{- end }}
+{{- if $v.externalRedis.clusterNodes }}
+- name: REDIS_CLUSTER_NODES
+  value: {{ join "," $v.externalRedis.clusterNodes | quote }}
+{{- with $user }}
+- name: REDIS_USERNAME
+  value: {{ . | quote }}
+{{- end }}
+- name: REDIS_TLS
+  value: {{ $v.externalRedis.tls | quote }}
+{{- with $v.externalRedis.tlsCaSecret }}
+- name: REDIS_TLS_CA_FILE
+  value: {{ printf "%s/%s" (include "chat-system.redisCaDir" $) $v.externalRedis.tlsCaSecretKey | quote }}
+{{- end }}
+{{- else if $auth }}
 - name: REDIS_URL
-  value: {{ printf "%s://:$(REDIS_PASSWORD)@%s:%d" $scheme $v.externalRedis.host (int $v.externalRedis.port) | quote }}
+  value: {{ printf "%s://%s:$(REDIS_PASSWORD)@%s:%d" $scheme $user $v.externalRedis.host (int $v.externalRedis.port) | quote }}
 {{- else }}
 - name: REDIS_URL
   value: {{ printf "%s://%s:%d" $scheme $v.externalRedis.host (int $v.externalRedis.port) | quote }}
@@ -225,8 +288,13 @@ in the pod spec. Generated passwords are alphanumeric, so they need no URL escap
     secretKeyRef:
       name: {{ default (include "chat-system.subchartFullname" (dict "ctx" . "chart" "rabbitmq")) $v.rabbitmq.auth.existingSecret }}
       key: {{ $v.rabbitmq.auth.passwordKey }}
+{{- /* A cluster is reached through its load-balanced client Service (rabbitmq.clientServiceName). */}}
+{{- $host := include "chat-system.subchartHost" (dict "ctx" . "chart" "rabbitmq") }}
+{{- if gt (int $v.rabbitmq.replicas) 1 }}
+{{- $host = printf "%s-client.%s.svc" (include "chat-system.subchartFullname" (dict "ctx" . "chart" "rabbitmq") | trunc 56 | trimSuffix "-") .Release.Namespace }}
+{{- end }}
 - name: RABBITMQ_URL
-  value: {{ printf "amqp://%s:$(RABBITMQ_PASSWORD)@%s:%d" $v.rabbitmq.auth.username (include "chat-system.subchartHost" (dict "ctx" . "chart" "rabbitmq")) (int $v.rabbitmq.service.port) | quote }}
+  value: {{ printf "amqp://%s:$(RABBITMQ_PASSWORD)@%s:%d" $v.rabbitmq.auth.username $host (int $v.rabbitmq.service.port) | quote }}
 {{- else }}
 {{- $scheme := ternary "amqps" "amqp" $v.externalRabbitmq.tls }}
 {{- $vhost := ternary "" (printf "/%s" (urlquery $v.externalRabbitmq.vhost)) (eq $v.externalRabbitmq.vhost "") }}
@@ -348,6 +416,7 @@ Usage: include "chat-system.waitForSchema" (dict "ctx" $ "image" .Values.api.ima
   volumeMounts:
     - name: tmp
       mountPath: /tmp
+    {{- with (include "chat-system.redisCaMount" .ctx | trim) }}{{ . | nindent 4 }}{{- end }}
 {{- end -}}
 
 {{/* Drain budget: preStop sleep + the programs' own shutdown timeout + a margin. */}}
@@ -382,8 +451,11 @@ topologySpreadConstraints:
 {{- if and (not $v.mysql.enabled) (not $v.externalMysql.password) (not $v.externalMysql.existingSecret) -}}
 {{- fail "mysql.enabled=false needs externalMysql.existingSecret (or externalMysql.password)" -}}
 {{- end -}}
-{{- if and (not $v.redis.enabled) (not $v.externalRedis.host) -}}
-{{- fail "redis.enabled=false needs externalRedis.host" -}}
+{{- if and (not $v.redis.enabled) (not $v.externalRedis.host) (not $v.externalRedis.clusterNodes) -}}
+{{- fail "redis.enabled=false needs externalRedis.host (or externalRedis.clusterNodes)" -}}
+{{- end -}}
+{{- if and (not $v.redis.enabled) $v.externalRedis.tlsCaSecret (not $v.externalRedis.clusterNodes) -}}
+{{- fail "externalRedis.tlsCaSecret applies to a Redis Cluster (externalRedis.clusterNodes)" -}}
 {{- end -}}
 {{- if and (not $v.rabbitmq.enabled) (not $v.externalRabbitmq.host) -}}
 {{- fail "rabbitmq.enabled=false needs externalRabbitmq.host" -}}

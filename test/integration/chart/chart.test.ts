@@ -145,6 +145,31 @@ const combos: Record<string, RenderOptions> = {
     ],
   },
   'kind (k8s/values-kind.yaml)': { valuesFiles: [path.join(repoRoot, 'k8s', 'values-kind.yaml')] },
+  'replicated broker and Valkey cluster': {
+    values: [
+      {
+        rabbitmq: { replicas: 3 },
+        redis: { cluster: { enabled: true } },
+        config: { rabbitmqWritePartitions: 3 },
+        networkPolicy: { enabled: true },
+      },
+    ],
+    apiVersions: MONITORING_CRDS,
+  },
+  'external Redis Cluster': {
+    values: [
+      {
+        redis: { enabled: false },
+        externalRedis: {
+          clusterNodes: ['cache-0.example.com:6380', 'cache-1.example.com:6380'],
+          username: 'chat',
+          tls: true,
+          tlsCaSecret: 'cache-ca',
+          existingSecret: 'cache-creds',
+        },
+      },
+    ],
+  },
 };
 
 describe('Helm chart charts/chat-system', function () {
@@ -211,7 +236,7 @@ describe('Helm chart charts/chat-system', function () {
         expect(portViolations(render(name))).to.deep.equal([]);
       });
 
-      it('mounts a service account token only into the flusher', () => {
+      it('mounts a service account token only into pods that use the Kubernetes API', () => {
         expect(tokenViolations(render(name))).to.deep.equal([]);
       });
     });

@@ -23,10 +23,26 @@ export const STABLE_SELECTOR_KEYS = new Set([
   'app.kubernetes.io/component',
 ]);
 
+/**
+ * Variables the chart passes whose readers are still on their way into the programs (issue 14:
+ * partitioned write queues, Redis Cluster). Remove each once CONFIG_VARIABLES has it: the
+ * chart tests fail while one is listed here and read already, so the list cannot outlive its
+ * reason.
+ */
+export const PENDING_VARIABLES: readonly string[] = [
+  'RABBITMQ_WRITE_PARTITIONS',
+  'REDIS_CLUSTER_NODES',
+  'REDIS_USERNAME',
+  'REDIS_TLS',
+  'REDIS_TLS_CA_FILE',
+];
+
 /** Every variable the programs read (the configuration contract), plus the chart's helpers. */
 export const ENV_CONTRACT = new Set([
   ...CONFIG_VARIABLES,
-  // Assembled into the URLs above with $(VAR) expansion:
+  ...PENDING_VARIABLES,
+  // Assembled into the URLs above with $(VAR) expansion (and read by the programs for a
+  // Redis Cluster):
   'MYSQL_PASSWORD',
   'REDIS_PASSWORD',
   'RABBITMQ_PASSWORD',
@@ -377,14 +393,29 @@ export function portViolations(objects: readonly K8sObject[]): string[] {
   return violations;
 }
 
-/** Only the flusher talks to the Kubernetes API; no other pod gets a service account token. */
+/**
+ * Only pods that talk to the Kubernetes API get a service account token: the flusher (its
+ * Lease) and the nodes of a RabbitMQ cluster (peer discovery), each through an account of its
+ * own that a RoleBinding of this release grants something.
+ */
 export function tokenViolations(objects: readonly K8sObject[]): string[] {
   const violations: string[] = [];
+  const bound = new Set(
+    ofKind(objects, 'RoleBinding').flatMap((binding) =>
+      (binding['subjects'] ?? [])
+        .filter((subject: { kind: string }) => subject.kind === 'ServiceAccount')
+        .map((subject: { name: string }) => subject.name),
+    ),
+  );
   for (const { owner, spec, labels } of podTemplates(objects)) {
     const mounts = spec['automountServiceAccountToken'] !== false;
-    const isFlusher = labels['app.kubernetes.io/component'] === 'flusher';
-    if (mounts && !isFlusher)
-      violations.push(`${owner.kind}/${owner.metadata.name}: mounts a service account token`);
+    if (!mounts) continue;
+    const where = `${owner.kind}/${owner.metadata.name}`;
+    const component = labels['app.kubernetes.io/component'];
+    if (component !== 'flusher' && component !== 'broker')
+      violations.push(`${where}: mounts a service account token`);
+    else if (!bound.has(spec['serviceAccountName'] ?? 'default'))
+      violations.push(`${where}: mounts the token of an account no RoleBinding grants anything`);
   }
   for (const account of ofKind(objects, 'ServiceAccount')) {
     if (account['automountServiceAccountToken'] !== false)

@@ -59,3 +59,91 @@ Usage: include "rabbitmq.password" (dict "ctx" $ "key" "rabbitmq-password")
 {{- randAlphaNum 32 | b64enc -}}
 {{- end -}}
 {{- end -}}
+
+{{/* "true" when the broker runs as a cluster of several nodes. */}}
+{{- define "rabbitmq.clustered" -}}
+{{- if gt (int .Values.replicas) 1 -}}true{{- end -}}
+{{- end -}}
+
+{{/* Pod FQDN suffix under the headless Service: ".<svc>.<ns>.svc.<domain>". */}}
+{{- define "rabbitmq.hostnameSuffix" -}}
+{{- printf ".%s.%s.svc.%s" (include "rabbitmq.fullname" .) .Release.Namespace .Values.clusterDomain -}}
+{{- end -}}
+
+{{- define "rabbitmq.cookieSecretName" -}}
+{{- default (printf "%s-erlang-cookie" (include "rabbitmq.fullname" . | trunc 49 | trimSuffix "-")) .Values.clustering.erlangCookie.existingSecret -}}
+{{- end -}}
+
+{{- define "rabbitmq.serviceAccountName" -}}
+{{- include "rabbitmq.fullname" . -}}
+{{- end -}}
+
+{{/* The Service clients connect to: the load-balanced one in a cluster, else the headless one. */}}
+{{- define "rabbitmq.clientServiceName" -}}
+{{- if include "rabbitmq.clustered" . -}}
+{{- printf "%s-client" (include "rabbitmq.fullname" . | trunc 56 | trimSuffix "-") -}}
+{{- else -}}
+{{- include "rabbitmq.fullname" . -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Where the pods may run: spread over nodes and zones, and kept apart by anti-affinity (a
+cluster only: one node has nothing to spread). An explicit .Values.affinity replaces the
+generated anti-affinity.
+*/}}
+{{- define "rabbitmq.placement" -}}
+{{- if include "rabbitmq.clustered" . }}
+{{- if .Values.topologySpread.enabled }}
+topologySpreadConstraints:
+  - topologyKey: kubernetes.io/hostname
+    maxSkew: {{ .Values.topologySpread.maxSkew }}
+    whenUnsatisfiable: {{ .Values.topologySpread.nodes }}
+    # Tainted nodes (a control plane) hold none of these pods and must not count as empty domains.
+    nodeTaintsPolicy: Honor
+    labelSelector:
+      matchLabels:
+        {{- include "rabbitmq.selectorLabels" . | nindent 8 }}
+  - topologyKey: topology.kubernetes.io/zone
+    maxSkew: {{ .Values.topologySpread.maxSkew }}
+    whenUnsatisfiable: {{ .Values.topologySpread.zones }}
+    nodeTaintsPolicy: Honor
+    labelSelector:
+      matchLabels:
+        {{- include "rabbitmq.selectorLabels" . | nindent 8 }}
+{{- end }}
+{{- end }}
+{{- if .Values.affinity }}
+affinity:
+  {{- toYaml .Values.affinity | nindent 2 }}
+{{- else if and (include "rabbitmq.clustered" .) (ne .Values.podAntiAffinity "none") }}
+affinity:
+  podAntiAffinity:
+    {{- if eq .Values.podAntiAffinity "hard" }}
+    requiredDuringSchedulingIgnoredDuringExecution:
+      - topologyKey: kubernetes.io/hostname
+        labelSelector:
+          matchLabels:
+            {{- include "rabbitmq.selectorLabels" . | nindent 12 }}
+    {{- else }}
+    preferredDuringSchedulingIgnoredDuringExecution:
+      - weight: 100
+        podAffinityTerm:
+          topologyKey: kubernetes.io/hostname
+          labelSelector:
+            matchLabels:
+              {{- include "rabbitmq.selectorLabels" . | nindent 14 }}
+    {{- end }}
+{{- end }}
+{{- end -}}
+
+{{- define "rabbitmq.validate" -}}
+{{- if include "rabbitmq.clustered" . -}}
+{{- if gt (int .Values.clustering.quorumQueueSize) (int .Values.replicas) -}}
+{{- fail "rabbitmq.clustering.quorumQueueSize must not exceed rabbitmq.replicas" -}}
+{{- end -}}
+{{- if eq (mod (int .Values.replicas) 2) 0 -}}
+{{- fail "rabbitmq.replicas must be odd (1, 3, 5, 7): an even cluster has no majority on either side of a partition" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
