@@ -27,6 +27,7 @@ import {
 import {
   envContractViolations,
   envReferenceViolations,
+  PENDING_VARIABLES,
   portViolations,
   resourceAndProbeViolations,
   secretViolations,
@@ -35,7 +36,7 @@ import {
   tokenViolations,
 } from '../../support/k8s/policies.js';
 import { validateObject } from '../../support/k8s/validate.js';
-import { loadConfig } from '../../../internal/config/config.js';
+import { CONFIG_VARIABLES, loadConfig } from '../../../internal/config/config.js';
 
 /* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-return -- walking rendered YAML */
 
@@ -813,6 +814,358 @@ describe('Helm chart charts/chat-system', function () {
     });
   });
 
+  describe('with a replicated broker and a Valkey cluster', () => {
+    const objects = () => render('replicated broker and Valkey cluster');
+    const statefulSet = (name: string) => named(objects(), 'StatefulSet', name);
+    const podSpec = (name: string) => podTemplates([statefulSet(name)])[0]!.spec;
+    const envMap = (container: Container) =>
+      Object.fromEntries(envOf(container).map((e) => [e.name, e]));
+    const apiEnv = () =>
+      envMap(
+        podTemplates([named(objects(), 'Deployment', 'chat-chat-system-api')])[0]!.spec
+          .containers[0]!,
+      );
+    const chartFile = (file: string) =>
+      readFile(path.join(chartDir, 'charts', 'redis', 'files', file), 'utf8');
+
+    it('runs three RabbitMQ nodes started together, discovering each other through Kubernetes', () => {
+      const spec = statefulSet('chat-rabbitmq')['spec'];
+      expect(spec).to.include({ replicas: 3, podManagementPolicy: 'Parallel' });
+      const data = named(objects(), 'ConfigMap', 'chat-rabbitmq-config')['data'];
+      const conf = data['rabbitmq.conf'] as string;
+      expect(conf)
+        .to.match(/^cluster_formation\.peer_discovery_backend = k8s$/m)
+        .and.match(/^cluster_formation\.k8s\.service_name = chat-rabbitmq$/m)
+        .and.match(/^cluster_formation\.k8s\.address_type = hostname$/m)
+        .and.match(
+          /^cluster_formation\.k8s\.hostname_suffix = \.chat-rabbitmq\.chat\.svc\.cluster\.local$/m,
+        )
+        .and.match(/^cluster_partition_handling = pause_minority$/m);
+      expect(data['enabled_plugins']).to.contain('rabbitmq_peer_discovery_k8s');
+      // Node names are the pods' DNS names under the headless Service the plugin reads.
+      const env = envMap(podSpec('chat-rabbitmq').containers[0]!);
+      expect(env['RABBITMQ_USE_LONGNAME']?.value).to.equal('true');
+      expect(env['RABBITMQ_NODENAME']?.value).to.equal(
+        'rabbit@$(POD_NAME).chat-rabbitmq.chat.svc.cluster.local',
+      );
+      expect(env['POD_NAME']?.valueFrom).to.deep.equal({
+        fieldRef: { fieldPath: 'metadata.name' },
+      });
+    });
+
+    it('gives every quorum queue three members on distinct nodes, and spreads their leaders', () => {
+      const data = named(objects(), 'ConfigMap', 'chat-rabbitmq-config')['data'];
+      expect(data['advanced.config']).to.contain('{quorum_cluster_size, 3}');
+      const conf = data['rabbitmq.conf'] as string;
+      expect(conf)
+        .to.match(/^quorum_queue\.continuous_membership_reconciliation\.enabled = true$/m)
+        .and.match(/^quorum_queue\.continuous_membership_reconciliation\.target_group_size = 3$/m)
+        .and.match(/^queue_leader_locator = balanced$/m);
+      expect(
+        named(objects(), 'ConfigMap', 'chat-chat-system-config')['data'][
+          'RABBITMQ_WRITE_PARTITIONS'
+        ],
+      ).to.equal('3');
+    });
+
+    it('lets the broker read its own Endpoints and nothing else', () => {
+      expect(ofKind(objects(), 'ClusterRole')).to.deep.equal([]);
+      const role = named(objects(), 'Role', 'chat-rabbitmq-peer-discovery');
+      expect(role['rules']).to.deep.equal([
+        {
+          apiGroups: [''],
+          resources: ['endpoints'],
+          resourceNames: ['chat-rabbitmq'],
+          verbs: ['get'],
+        },
+      ]);
+      const binding = named(objects(), 'RoleBinding', 'chat-rabbitmq-peer-discovery');
+      expect(binding['roleRef']).to.include({ kind: 'Role', name: 'chat-rabbitmq-peer-discovery' });
+      expect(binding['subjects']).to.deep.equal([
+        { kind: 'ServiceAccount', name: 'chat-rabbitmq', namespace: NAMESPACE },
+      ]);
+      const account = named(objects(), 'ServiceAccount', 'chat-rabbitmq');
+      expect(account['automountServiceAccountToken']).to.equal(false);
+      expect(podSpec('chat-rabbitmq')).to.include({
+        serviceAccountName: 'chat-rabbitmq',
+        automountServiceAccountToken: true,
+      });
+    });
+
+    it('keeps the token out of the broker when its RabbitMQ reads no Kubernetes API', async () => {
+      const objs = await helmTemplate(helm, {
+        release: RELEASE,
+        namespace: NAMESPACE,
+        values: [{ rabbitmq: { replicas: 3, rbac: { create: false } } }],
+      });
+      const spec = podTemplates([named(objs, 'StatefulSet', 'chat-rabbitmq')])[0]!.spec;
+      expect(spec['automountServiceAccountToken']).to.equal(false);
+      expect(spec['serviceAccountName']).to.equal(undefined);
+      expect(ofKind(objs, 'Role').map((r) => r.metadata.name)).to.deep.equal([
+        'chat-chat-system-flusher',
+      ]);
+      const conf = named(objs, 'ConfigMap', 'chat-rabbitmq-config')['data']['rabbitmq.conf'];
+      expect(conf).to.contain('cluster_formation.peer_discovery_backend = k8s');
+      expect(conf).to.not.contain('cluster_formation.k8s.service_name');
+      expect(tokenViolations(objs)).to.deep.equal([]);
+    });
+
+    it('shares one generated Erlang cookie, kept on upgrade, readable by its owner only', () => {
+      const secret = named(objects(), 'Secret', 'chat-rabbitmq-erlang-cookie');
+      expect(secret.metadata.annotations?.['helm.sh/resource-policy']).to.equal('keep');
+      expect(decodeSecretData(secret)['erlang-cookie']).to.match(/^[A-Za-z0-9]{64}$/);
+      const spec = podSpec('chat-rabbitmq');
+      expect(spec['volumes']).to.deep.include({
+        name: 'erlang-cookie',
+        secret: { secretName: 'chat-rabbitmq-erlang-cookie', defaultMode: 0o400 },
+      });
+      const init = spec.initContainers!.find((c) => c.name === 'erlang-cookie')!;
+      const script = (init['command'] as string[]).join(' ');
+      expect(script)
+        .to.contain('/run/erlang-cookie/erlang-cookie')
+        .and.contain('chmod 600')
+        .and.contain('/var/lib/rabbitmq/.erlang.cookie');
+      expect(envMap(spec.containers[0]!)['HOME']?.value).to.equal('/var/lib/rabbitmq');
+    });
+
+    it('lists booting nodes to each other, and balances clients over the ready ones', () => {
+      const headless = named(objects(), 'Service', 'chat-rabbitmq')['spec'];
+      expect(headless).to.include({ clusterIP: 'None', publishNotReadyAddresses: true });
+      expect(statefulSet('chat-rabbitmq')['spec'].serviceName).to.equal('chat-rabbitmq');
+      const client = named(objects(), 'Service', 'chat-rabbitmq-client')['spec'];
+      expect(client.clusterIP).to.equal(undefined);
+      expect(client.type).to.equal('ClusterIP');
+      expect(client.selector).to.deep.equal(headless.selector);
+      expect(client.ports).to.deep.equal([
+        { name: 'amqp', port: 5672, targetPort: 'amqp', protocol: 'TCP' },
+      ]);
+      expect(apiEnv()['RABBITMQ_URL']?.value).to.equal(
+        'amqp://chat:$(RABBITMQ_PASSWORD)@chat-rabbitmq-client.chat.svc:5672',
+      );
+      // Readiness is the AMQP listener alone: nothing a booting node waits on.
+      const broker = podSpec('chat-rabbitmq').containers[0]!;
+      expect(broker['readinessProbe'].tcpSocket).to.deep.equal({ port: 'amqp' });
+    });
+
+    it('stops a broker node only once its quorum queues can spare a member', () => {
+      const spec = podSpec('chat-rabbitmq');
+      expect(spec.containers[0]!['lifecycle'].preStop.exec.command).to.deep.equal([
+        'rabbitmq-upgrade',
+        '--quiet',
+        'await_online_quorum_plus_one',
+        '--timeout',
+        '120',
+      ]);
+      expect(spec['terminationGracePeriodSeconds']).to.be.greaterThan(120);
+    });
+
+    it('lets a drain take one broker node and one Valkey node at a time', () => {
+      for (const name of ['chat-rabbitmq', 'chat-redis']) {
+        const pdb = named(objects(), 'PodDisruptionBudget', name)['spec'];
+        expect(pdb.maxUnavailable, name).to.equal(1);
+        expect(pdb.selector.matchLabels, name).to.deep.equal(
+          statefulSet(name)['spec'].selector.matchLabels,
+        );
+      }
+    });
+
+    it('spreads broker and Valkey nodes over machines and zones', async () => {
+      for (const name of ['chat-rabbitmq', 'chat-redis']) {
+        const spec = podSpec(name);
+        const selector = statefulSet(name)['spec'].selector.matchLabels;
+        expect(
+          spec['topologySpreadConstraints'].map(
+            (c: { topologyKey: string; whenUnsatisfiable: string; nodeTaintsPolicy: string }) => [
+              c.topologyKey,
+              c.whenUnsatisfiable,
+              c.nodeTaintsPolicy,
+            ],
+          ),
+          name,
+        ).to.deep.equal([
+          ['kubernetes.io/hostname', 'DoNotSchedule', 'Honor'],
+          ['topology.kubernetes.io/zone', 'ScheduleAnyway', 'Honor'],
+        ]);
+        const [preferred] =
+          spec['affinity'].podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution;
+        expect(preferred.podAffinityTerm, name).to.deep.equal({
+          topologyKey: 'kubernetes.io/hostname',
+          labelSelector: { matchLabels: selector },
+        });
+      }
+      const hard = await helmTemplate(helm, {
+        release: RELEASE,
+        namespace: NAMESPACE,
+        values: [
+          { rabbitmq: { replicas: 3, podAntiAffinity: 'hard' } },
+          { redis: { cluster: { enabled: true }, podAntiAffinity: 'none' } },
+        ],
+      });
+      const affinity = (name: string) =>
+        podTemplates([named(hard, 'StatefulSet', name)])[0]!.spec['affinity'];
+      expect(
+        affinity('chat-rabbitmq').podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0]
+          .topologyKey,
+      ).to.equal('kubernetes.io/hostname');
+      expect(affinity('chat-redis')).to.equal(undefined);
+    });
+
+    it('runs six Valkey nodes in cluster mode, started together, persisting slots and data', async () => {
+      const spec = statefulSet('chat-redis')['spec'];
+      expect(spec).to.include({ replicas: 6, podManagementPolicy: 'Parallel' });
+      expect(named(objects(), 'Service', 'chat-redis')['spec']).to.include({
+        clusterIP: 'None',
+        publishNotReadyAddresses: true,
+      });
+      const valkey = podSpec('chat-redis').containers[0]!;
+      const args = (valkey['args'] as string[]).join(' ');
+      expect(args)
+        .to.match(/^valkey-server /)
+        .and.contain('--appendonly yes')
+        .and.contain('--cluster-enabled yes')
+        .and.contain('--cluster-config-file /data/nodes.conf')
+        .and.contain('--masterauth $(REDIS_PASSWORD)')
+        .and.contain('--cluster-announce-ip $(POD_IP)')
+        .and.contain('--cluster-announce-hostname $(POD_NAME).chat-redis.chat.svc.cluster.local');
+      expect(valkey['command']).to.deep.equal(['sh', '-c', await chartFile('cluster-start.sh')]);
+      expect(valkey['volumeMounts']).to.deep.include({ name: 'data', mountPath: '/data' });
+      expect(valkey['ports']).to.deep.include({
+        name: 'bus',
+        containerPort: 16379,
+        protocol: 'TCP',
+      });
+    });
+
+    it('creates the Valkey cluster in a hook Job over every node, with one replica per primary', async () => {
+      const job = named(objects(), 'Job', 'chat-redis-cluster-create');
+      expect(job.metadata.annotations).to.include({
+        'helm.sh/hook': 'post-install,post-upgrade',
+        'helm.sh/hook-delete-policy': 'before-hook-creation,hook-succeeded',
+      });
+      const container = podTemplates([job])[0]!.spec.containers[0]!;
+      expect(container['command']).to.deep.equal([
+        'sh',
+        '-c',
+        await chartFile('cluster-create.sh'),
+      ]);
+      const env = envMap(container);
+      expect(env['NODES']?.value?.split(' ')).to.deep.equal(
+        [0, 1, 2, 3, 4, 5].map((i) => `chat-redis-${i}.chat-redis.chat.svc.cluster.local:6379`),
+      );
+      expect(env['REPLICAS']?.value).to.equal('1');
+      expect(env['CLI']?.value).to.equal('valkey-cli');
+      expect(env['REDIS_PASSWORD']?.valueFrom).to.deep.equal({
+        secretKeyRef: { name: 'chat-redis', key: 'redis-password' },
+      });
+      // Its pod is no node of the cluster.
+      expect(podTemplates([job])[0]!.labels['app.kubernetes.io/component']).to.equal(
+        'cluster-create',
+      );
+    });
+
+    it('hands the programs every Valkey node as a cluster seed instead of a URL', () => {
+      const env = apiEnv();
+      expect(env['REDIS_URL']).to.equal(undefined);
+      expect(env['REDIS_CLUSTER_NODES']?.value?.split(',')).to.deep.equal(
+        [0, 1, 2, 3, 4, 5].map((i) => `chat-redis-${i}.chat-redis.chat.svc:6379`),
+      );
+      expect(env['REDIS_PASSWORD']?.valueFrom).to.deep.equal({
+        secretKeyRef: { name: 'chat-redis', key: 'redis-password' },
+      });
+      expect(env['REDIS_TLS']?.value).to.equal('false');
+    });
+
+    it('opens the cluster ports between nodes only, and the Valkey client port to the Job', () => {
+      const rules = (name: string) =>
+        named(objects(), 'NetworkPolicy', name)['spec'].ingress as {
+          from: { podSelector?: { matchLabels?: Record<string, string> } }[];
+          ports: { port: string }[];
+        }[];
+      const fromOwnPods = (name: string) =>
+        rules(name).find(
+          (rule) =>
+            JSON.stringify(rule.from[0]?.podSelector?.matchLabels) ===
+            JSON.stringify(statefulSet(name)['spec'].selector.matchLabels),
+        );
+      expect(fromOwnPods('chat-rabbitmq')?.ports.map((p) => p.port)).to.deep.equal([
+        'epmd',
+        'dist',
+      ]);
+      expect(fromOwnPods('chat-redis')?.ports.map((p) => p.port)).to.deep.equal(['redis', 'bus']);
+      const fromJob = rules('chat-redis').find(
+        (rule) =>
+          rule.from[0]?.podSelector?.matchLabels?.['app.kubernetes.io/component'] ===
+          'cluster-create',
+      );
+      expect(fromJob?.ports.map((p) => p.port)).to.deep.equal(['redis']);
+    });
+
+    it('refuses an even broker cluster and quorum queues larger than it', async () => {
+      const failure = (values: object) =>
+        helmTemplate(helm, { values: [values] }).then(
+          () => 'rendered',
+          (error: Error) => error.message,
+        );
+      expect(await failure({ rabbitmq: { replicas: 2 } })).to.contain(
+        'rabbitmq.replicas must be odd',
+      );
+      expect(
+        await failure({ rabbitmq: { replicas: 3, clustering: { quorumQueueSize: 5 } } }),
+      ).to.contain('quorumQueueSize must not exceed rabbitmq.replicas');
+      expect(await failure({ redis: { cluster: { enabled: true, shards: 2 } } })).to.contain(
+        "redis:\n- at '/cluster/shards': minimum",
+      );
+      expect(await failure({ config: { rabbitmqWritePartitions: 0 } })).to.contain(
+        '/config/rabbitmqWritePartitions',
+      );
+    });
+  });
+
+  describe('with an external Redis Cluster', () => {
+    const objects = () => render('external Redis Cluster');
+
+    it('hands the programs its seeds, user, TLS and CA, and deploys no Valkey', () => {
+      expect(ofKind(objects(), 'StatefulSet').map((s) => s.metadata.name)).to.not.include(
+        'chat-redis',
+      );
+      const api = podTemplates([named(objects(), 'Deployment', 'chat-chat-system-api')])[0]!.spec
+        .containers[0]!;
+      const env = Object.fromEntries(envOf(api).map((e) => [e.name, e]));
+      expect(env['REDIS_URL']).to.equal(undefined);
+      expect(env['REDIS_CLUSTER_NODES']?.value).to.equal(
+        'cache-0.example.com:6380,cache-1.example.com:6380',
+      );
+      expect(env['REDIS_USERNAME']?.value).to.equal('chat');
+      expect(env['REDIS_PASSWORD']?.valueFrom).to.deep.equal({
+        secretKeyRef: { name: 'cache-creds', key: 'redis-password' },
+      });
+      expect(env['REDIS_TLS']?.value).to.equal('true');
+      expect(env['REDIS_TLS_CA_FILE']?.value).to.equal('/etc/chat-system/redis-ca/ca.crt');
+    });
+
+    it('mounts the CA into every container that is handed its path', () => {
+      let checked = 0;
+      for (const { owner, spec } of podTemplates(objects())) {
+        for (const container of allContainers(spec)) {
+          if (!envOf(container).some((e) => e.name === 'REDIS_TLS_CA_FILE')) continue;
+          checked += 1;
+          const where = `${owner.metadata.name}/${container.name}`;
+          expect(container['volumeMounts'], where).to.deep.include({
+            name: 'redis-ca',
+            mountPath: '/etc/chat-system/redis-ca',
+            readOnly: true,
+          });
+          expect(spec['volumes'], where).to.deep.include({
+            name: 'redis-ca',
+            secret: { secretName: 'cache-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }] },
+          });
+        }
+      }
+      // api, consumer, flusher, migrate, reindex, and their wait-for-schema init containers.
+      expect(checked).to.be.greaterThanOrEqual(8);
+    });
+  });
+
   describe('with an HTTPRoute instead of an Ingress', () => {
     const objects = () => render('HTTPRoute instead of Ingress');
 
@@ -1099,6 +1452,10 @@ describe('Helm chart charts/chat-system', function () {
       expect(
         await failure({ values: [{ redis: { config: { maxmemoryPolicy: 'allkeys-lru' } } }] }),
       ).to.contain('maxmemoryPolicy');
+    });
+
+    it('lists as pending only variables the programs do not read yet', () => {
+      expect(PENDING_VARIABLES.filter((name) => CONFIG_VARIABLES.includes(name))).to.deep.equal([]);
     });
 
     it('ships no secret in its default values', async () => {

@@ -139,11 +139,11 @@ affinity:
 
 {{- define "rabbitmq.validate" -}}
 {{- if include "rabbitmq.clustered" . -}}
-{{- if gt (int .Values.clustering.quorumQueueSize) (int .Values.replicas) -}}
-{{- fail "rabbitmq.clustering.quorumQueueSize must not exceed rabbitmq.replicas" -}}
-{{- end -}}
 {{- if eq (mod (int .Values.replicas) 2) 0 -}}
 {{- fail "rabbitmq.replicas must be odd (1, 3, 5, 7): an even cluster has no majority on either side of a partition" -}}
+{{- end -}}
+{{- if gt (int .Values.clustering.quorumQueueSize) (int .Values.replicas) -}}
+{{- fail "rabbitmq.clustering.quorumQueueSize must not exceed rabbitmq.replicas" -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
