@@ -1234,8 +1234,9 @@ describe('Helm chart charts/chat-system', function () {
       expect(expr('ChatSystemApiHighErrorRate')).to.contain(
         'http_requests_total{namespace="chat", service="chat-chat-system-api", status=~"5.."}',
       );
+      // The write queue and each of its partitions, not its dead-letter queue.
       expect(expr('ChatSystemConsumerLag')).to.contain(
-        'rabbitmq_queue_messages_ready{namespace="chat", queue="chat-system.writes"}',
+        'sum(rabbitmq_queue_messages_ready{namespace="chat", queue=~"chat-system\\\\.writes(\\\\.p[0-9]+-of-[0-9]+)?"})',
       );
       expect(expr('ChatSystemDeadLetters')).to.contain('consumer_dead_letters_total{');
       expect(expr('ChatSystemDeadLetterQueueNotEmpty')).to.match(
