@@ -173,6 +173,30 @@ const combos: Record<string, RenderOptions> = {
   },
 };
 
+// Long enough for every secret's own rules (the admin token's 16 characters).
+const SECRET_PLACEHOLDER = 'value-read-from-a-secret';
+
+/**
+ * What the API process sees: the ConfigMap, then its container's env, each variable taken from
+ * a Secret given a placeholder and $(VAR) references expanded as the kubelet does.
+ */
+function programEnv(objects: K8sObject[]): Record<string, string> {
+  const env: Record<string, string> = {
+    ...(named(objects, 'ConfigMap', 'chat-chat-system-config')['data'] as Record<string, string>),
+  };
+  const api = podTemplates([named(objects, 'Deployment', 'chat-chat-system-api')])[0]!.spec
+    .containers[0]!;
+  for (const entry of envOf(api)) {
+    if (entry.value !== undefined)
+      env[entry.name] = entry.value.replace(
+        /\$\(([A-Za-z0-9_]+)\)/g,
+        (_, name: string) => env[name] ?? '',
+      );
+    else if (entry.valueFrom?.['secretKeyRef'] !== undefined) env[entry.name] = SECRET_PLACEHOLDER;
+  }
+  return env;
+}
+
 describe('Helm chart charts/chat-system', function () {
   this.timeout(60_000);
   let helm: string;
@@ -1075,6 +1099,16 @@ describe('Helm chart charts/chat-system', function () {
       expect(env['REDIS_TLS']?.value).to.equal('false');
     });
 
+    it("renders a Redis Cluster configuration the programs' configuration schema accepts", () => {
+      const config = loadConfig(programEnv(objects()));
+      expect(config.redis.cluster?.nodes).to.have.length(6);
+      expect(config.redis.cluster?.nodes[0]).to.deep.equal({
+        host: 'chat-redis-0.chat-redis.chat.svc',
+        port: 6379,
+      });
+      expect(config.redis.cluster).to.include({ tls: false, password: SECRET_PLACEHOLDER });
+    });
+
     it('opens the cluster ports between nodes only, and the Valkey client port to the Job', () => {
       const rules = (name: string) =>
         named(objects(), 'NetworkPolicy', name)['spec'].ingress as {
@@ -1141,6 +1175,19 @@ describe('Helm chart charts/chat-system', function () {
       });
       expect(env['REDIS_TLS']?.value).to.equal('true');
       expect(env['REDIS_TLS_CA_FILE']?.value).to.equal('/etc/chat-system/redis-ca/ca.crt');
+    });
+
+    it("renders a configuration the programs' configuration schema accepts", () => {
+      const cluster = loadConfig(programEnv(objects())).redis.cluster;
+      expect(cluster?.nodes).to.deep.equal([
+        { host: 'cache-0.example.com', port: 6380 },
+        { host: 'cache-1.example.com', port: 6380 },
+      ]);
+      expect(cluster).to.include({
+        username: 'chat',
+        tls: true,
+        tlsCaFile: '/etc/chat-system/redis-ca/ca.crt',
+      });
     });
 
     it('mounts the CA into every container that is handed its path', () => {

@@ -25,24 +25,17 @@ export const STABLE_SELECTOR_KEYS = new Set([
 
 /**
  * Variables the chart passes whose readers are still on their way into the programs (issue 14:
- * partitioned write queues, Redis Cluster). Remove each once CONFIG_VARIABLES has it: the
- * chart tests fail while one is listed here and read already, so the list cannot outlive its
- * reason.
+ * partitioned write queues). Remove each once CONFIG_VARIABLES has it: the chart tests fail
+ * while one is listed here and read already, so the list cannot outlive its reason.
  */
-export const PENDING_VARIABLES: readonly string[] = [
-  'RABBITMQ_WRITE_PARTITIONS',
-  'REDIS_CLUSTER_NODES',
-  'REDIS_USERNAME',
-  'REDIS_TLS',
-  'REDIS_TLS_CA_FILE',
-];
+export const PENDING_VARIABLES: readonly string[] = ['RABBITMQ_WRITE_PARTITIONS'];
 
 /** Every variable the programs read (the configuration contract), plus the chart's helpers. */
 export const ENV_CONTRACT = new Set([
   ...CONFIG_VARIABLES,
   ...PENDING_VARIABLES,
-  // Assembled into the URLs above with $(VAR) expansion (and read by the programs for a
-  // Redis Cluster):
+  // Assembled into the URLs above with $(VAR) expansion (REDIS_PASSWORD is also read by the
+  // programs, for a Redis Cluster):
   'MYSQL_PASSWORD',
   'REDIS_PASSWORD',
   'RABBITMQ_PASSWORD',
