@@ -41,6 +41,9 @@ import { RedisRateLimiter } from '../../internal/redis/rate-limiter.js';
 import { flagCheck, mysqlCheck, redisCheck } from '../../internal/ops/checks.js';
 import { Deadline, stopBudgetMs, type Program } from '../../internal/runtime/program.js';
 import { createSearchBackend } from '../../internal/search/backend.js';
+import { CausalReads, CommitPositions, READ_ROUTES } from '../../internal/service/causal-reads.js';
+import { SqlPrimaryPosition, SqlReplicaSessions } from '../../internal/db/commit-position.js';
+import { RedisPositionStore } from '../../internal/redis/positions.js';
 
 export interface ApiOverrides {
   readonly config?: Config;
@@ -66,6 +69,15 @@ export function build(overrides: ApiOverrides = {}): Program {
   const chats = new SqlChatRepository(sequelize);
   const messages = new SqlMessageRepository(sequelize);
   const outbox = new SearchOutbox(sequelize);
+  // GETs and lists on a read replica, waited for up to each application's last write.
+  const replica =
+    config.mysql.readUrl === null
+      ? null
+      : createSequelize({
+          url: config.mysql.readUrl,
+          poolMax: config.mysql.poolMax,
+          queryTimeoutMs: config.limits.mysqlQueryTimeoutMs,
+        });
 
   const redis = createRedis(config.redis, logger, 'chat-system-api', {
     commandTimeoutMs: config.limits.redisCommandTimeoutMs,
@@ -73,6 +85,20 @@ export function build(overrides: ApiOverrides = {}): Program {
   registerRedisMemoryMetrics(registry, redis);
   const keys = new KeySpace(config.redis.keyPrefix);
   const cache = new RedisNumberCache(redis, keys, config.idempotencyTtlSeconds);
+  for (const route of READ_ROUTES) apiMetrics.mysqlReads.inc({ route }, 0);
+  const reads = new CausalReads({
+    primary: { applications, chats, messages },
+    replica:
+      replica === null
+        ? null
+        : new SqlReplicaSessions(replica, defineModels(replica), config.mysql.readWaitMs),
+    positions: new CommitPositions(
+      new SqlPrimaryPosition(sequelize),
+      new RedisPositionStore(redis, keys),
+    ),
+    logger,
+    onRead: (route) => apiMetrics.mysqlReads.inc({ route }),
+  });
 
   for (const reason of REFUSAL_REASONS) apiMetrics.publishRefusals.inc({ reason }, 0);
   const publisher = new ConfirmPublisher(
@@ -150,6 +176,7 @@ export function build(overrides: ApiOverrides = {}): Program {
   const search = createSearchBackend(config, sequelize, registry, logger);
   const dirty = new DirtySet(redis, keys);
   const chatService = new ChatService({
+    reads,
     applications,
     chats,
     creates,
@@ -166,6 +193,7 @@ export function build(overrides: ApiOverrides = {}): Program {
     },
     onDeleted: (type: 'application' | 'chat' | 'message') => apiMetrics.deletes.inc({ type }),
     applications: new ApplicationService({
+      reads,
       applications,
       numbering,
       keys: new RedisApplicationKeys(redis, keys, config.idempotencyTtlSeconds),
@@ -174,6 +202,7 @@ export function build(overrides: ApiOverrides = {}): Program {
     hub,
     chats: chatService,
     messages: new MessageService({
+      reads,
       live,
       chatExists: (token: string, chat: number) => chatService.exists(token, chat),
       chats,
@@ -212,6 +241,10 @@ export function build(overrides: ApiOverrides = {}): Program {
 
   const readiness = new Readiness([
     mysqlCheck(sequelize),
+    // Not critical: while the replica is down, reads go to the primary.
+    ...(replica === null
+      ? []
+      : [{ ...mysqlCheck(replica), name: 'mysql-replica', critical: false }]),
     redisCheck(redis),
     flagCheck('rabbitmq', () => publisher.ready),
     // Search is one feature: an Elasticsearch outage answers 503 on search, not on the API.
@@ -254,7 +287,8 @@ export function build(overrides: ApiOverrides = {}): Program {
       if (!(await deadline.within(amqp.close()))) logger.warn('rabbitmq close timed out');
       redis.disconnect();
       blocking?.disconnect();
-      if (!(await deadline.within(Promise.all([sequelize.close(), search.close()]))))
+      const closing = [sequelize.close(), search.close(), replica?.close() ?? Promise.resolve()];
+      if (!(await deadline.within(Promise.all(closing))))
         logger.warn('mysql or search close timed out');
     },
   };

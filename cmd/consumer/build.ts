@@ -18,6 +18,9 @@ import { SearchOutbox } from '../../internal/db/repositories/search-outbox.js';
 import { AmqpConnection } from '../../internal/queue/connection.js';
 import { WriteConsumer } from '../../internal/queue/consumer.js';
 import { PersistBatch } from '../../internal/jobs/persist-batch.js';
+import { CommitPositions } from '../../internal/service/causal-reads.js';
+import { SqlPrimaryPosition } from '../../internal/db/commit-position.js';
+import { RedisPositionStore } from '../../internal/redis/positions.js';
 import { IndexSearch } from '../../internal/jobs/index-search.js';
 import { PurgeDeleted } from '../../internal/jobs/purge-deleted.js';
 import { SqlPurgeStore } from '../../internal/db/repositories/purge.js';
@@ -118,6 +121,15 @@ export function build(overrides: ConsumerOverrides = {}): Program {
       dirty,
       // After the commit: announce the creates on their chats' logs (event streams).
       announcer: liveLog,
+      // While APIs read from a replica: what this batch persisted is waited for there.
+      ...(config.mysql.readUrl === null
+        ? {}
+        : {
+            positions: new CommitPositions(
+              new SqlPrimaryPosition(sequelize),
+              new RedisPositionStore(redis, keys),
+            ),
+          }),
       isTransient: isTransientDatabaseError,
       signal: shutdown.signal,
       metrics,

@@ -34,6 +34,9 @@ const schema = z.object({
   ),
   MYSQL_URL: url(['mysql:', 'mariadb:']).default('mysql://root@127.0.0.1:3306/chat_system'),
   MYSQL_POOL_MAX: positiveInt.default(10),
+  // A read replica for the API's GETs and lists; unset: every read goes to MYSQL_URL.
+  MYSQL_READ_URL: optionalString.pipe(url(['mysql:', 'mariadb:']).optional()),
+  MYSQL_READ_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(100),
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
   REDIS_KEY_PREFIX: z.string().default('cs:'),
   // Redis Cluster: seed nodes (host:port, comma-separated); when set, REDIS_URL is not used.
@@ -150,7 +153,17 @@ export interface Config {
   readonly consumerHttpPort: number;
   readonly flusherHttpPort: number;
   readonly adminToken: string | undefined;
-  readonly mysql: { readonly url: string; readonly poolMax: number };
+  readonly mysql: {
+    readonly url: string;
+    readonly poolMax: number;
+    /**
+     * A replica of MYSQL_URL (GTIDs on): the API reads from it once it applied the
+     * application's writes, waiting at most `readWaitMs`, else reads the primary. Every program
+     * that writes records positions while it is set.
+     */
+    readonly readUrl: string | null;
+    readonly readWaitMs: number;
+  };
   readonly redis: RedisSettings;
   readonly rabbitmq: {
     readonly url: string;
@@ -321,7 +334,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     consumerHttpPort: e.CONSUMER_HTTP_PORT,
     flusherHttpPort: e.FLUSHER_HTTP_PORT,
     adminToken: e.ADMIN_TOKEN,
-    mysql: { url: e.MYSQL_URL, poolMax: e.MYSQL_POOL_MAX },
+    mysql: {
+      url: e.MYSQL_URL,
+      poolMax: e.MYSQL_POOL_MAX,
+      readUrl: e.MYSQL_READ_URL ?? null,
+      readWaitMs: e.MYSQL_READ_WAIT_MS,
+    },
     redis: {
       url: e.REDIS_URL,
       keyPrefix: e.REDIS_KEY_PREFIX,

@@ -514,3 +514,56 @@ export interface LiveFeed {
   /** Ends a `read` in progress at once (a new cursor must be read too). */
   interrupt(): Promise<void>;
 }
+
+/**
+ * A point in the primary database's commit history, as replication sees it: per replication
+ * stream (a MariaDB GTID domain, a MySQL source uuid) the highest sequence number reached, and
+ * the text the database takes back (`gtid`). Positions only grow; two merge stream by stream,
+ * keeping the higher `seq`.
+ */
+export interface StreamPosition {
+  readonly stream: string;
+  readonly seq: number;
+  readonly gtid: string;
+}
+
+export type CommitPosition = readonly StreamPosition[];
+
+/** The primary database's side of causal reads. */
+export interface PrimaryPosition {
+  /**
+   * A position at or after every transaction committed so far; null when the primary keeps no
+   * GTIDs (no binary log), so no replica read can be proved to follow a write.
+   */
+  current(): Promise<CommitPosition | null>;
+}
+
+/**
+ * Per application, the position its writes reached, shared by every replica of every program:
+ * raised after each commit, before the write is answered (or its read-your-writes entry goes).
+ */
+export interface PositionStore {
+  /** Raises the application's position stream by stream; never lowers one. */
+  advance(token: string, position: CommitPosition): Promise<void>;
+  /** Null when none is kept: never written, expired, or the store lost its data. */
+  get(token: string): Promise<CommitPosition | null>;
+}
+
+/** What the API's GETs and lists read from MySQL, on the primary or on a replica. */
+export interface ReadViews {
+  readonly applications: Pick<ApplicationRepository, 'findByToken'>;
+  readonly chats: Pick<ChatRepository, 'find' | 'list'>;
+  readonly messages: Pick<MessageRepository, 'find' | 'list'>;
+}
+
+export type ReplicaRead<T> =
+  { readonly reached: true; readonly value: T } | { readonly reached: false };
+
+/** Reads on a read replica, each made only once the replica applied a given position. */
+export interface ReplicaSessions {
+  /**
+   * Runs `read` on one replica connection after the replica applied `position`, waiting for it
+   * up to the adapter's bound; `reached: false`, having read nothing, when it did not in time.
+   */
+  at<T>(position: CommitPosition, read: (views: ReadViews) => Promise<T>): Promise<ReplicaRead<T>>;
+}

@@ -25,6 +25,13 @@ export interface PersistBatchDeps {
    * redelivered after a crash announces only what was not announced yet.
    */
   readonly announcer?: CreateAnnouncer;
+  /**
+   * Causal reads on a MySQL replica: after the commit and before the announcer removes the
+   * read-your-writes entries, raises the position of every application of the batch, so a GET
+   * that no longer finds an entry waits for (or goes around) a replica without the row.
+   * Retried like the announcement, which never runs before it succeeded.
+   */
+  readonly positions?: { wrote(tokens: Iterable<string>): Promise<void> };
 }
 
 const always = () => true;
@@ -64,6 +71,7 @@ export class PersistBatch implements BatchHandler {
     const discarded = outcomes.flatMap(({ outcome }) => outcome.discarded);
     const notPersisted = new Set([...deadLetter.map((r) => r.event), ...discarded]);
     const persisted = outcomes.flatMap((o) => o.events).filter((e) => !notPersisted.has(e));
+    await this.recordPositions([...persisted, ...discarded]);
     await this.announce(persisted, discarded);
     this.count(
       persisted,
@@ -93,6 +101,19 @@ export class PersistBatch implements BatchHandler {
       isTransient: always,
       onRetry: (err, attempt, delayMs) =>
         this.deps.logger.warn({ err, attempt, delayMs }, 'marking counters failed; retrying'),
+    });
+  }
+
+  private async recordPositions(events: readonly WriteEvent[]): Promise<void> {
+    const { positions } = this.deps;
+    const tokens = new Set<string>();
+    for (const e of events) if (e.kind !== 'numbering.fence') tokens.add(e.applicationToken);
+    if (positions === undefined || tokens.size === 0) return;
+    await retryTransient(() => positions.wrote(tokens), {
+      signal: this.deps.signal,
+      isTransient: always,
+      onRetry: (err, attempt, delayMs) =>
+        this.deps.logger.warn({ err, attempt, delayMs }, 'recording positions failed; retrying'),
     });
   }
 

@@ -33,6 +33,12 @@ export type HttpMetrics = ReturnType<typeof createHttpMetrics>;
 
 export function createApiMetrics(registry: Registry) {
   return {
+    mysqlReads: new Counter({
+      name: 'mysql_reads_total',
+      help: 'GETs and lists read from MySQL, by route: replica, or primary and why (MYSQL_READ_URL set).',
+      labelNames: ['route'] as const,
+      registers: [registry],
+    }),
     creates: new Counter({
       name: 'chat_creates_total',
       help: 'Accepted creates by type (application, chat, message).',

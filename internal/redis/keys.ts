@@ -11,6 +11,8 @@ import type { PendingRef } from '../domain/ports.js';
  * - `{token}:events:<chat>`: the chat's event log (a stream), see live.ts.
  * - `{token}:pending:c:<chat>`, `{token}:pending:m:<chat>:<n>`: a create answered 201 and not
  *   persisted yet (read-your-writes), see live.ts.
+ * - `{token}:mysql:position`: the primary position the application's writes reached, which a
+ *   read on a MySQL replica waits for (causal reads), see positions.ts.
  */
 export class KeySpace {
   constructor(private readonly prefix: string) {}
@@ -34,6 +36,10 @@ export class KeySpace {
     return ref.kind === 'chat'
       ? `${this.prefix}{${token}}:pending:c:${ref.chat}`
       : `${this.prefix}{${token}}:pending:m:${ref.chat}:${ref.message}`;
+  }
+
+  position(token: string): string {
+    return `${this.prefix}{${token}}:mysql:position`;
   }
 
   epoch(): string {

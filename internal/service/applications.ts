@@ -7,12 +7,15 @@ import { isWellFormedToken } from '../domain/validation.js';
 import type { Logger } from '../log/logger.js';
 import type { Numbering } from './numbering.js';
 import { fingerprint } from './idempotency.js';
+import type { CausalReads } from './causal-reads.js';
 
 export interface ApplicationServiceDeps {
   readonly applications: ApplicationRepository;
   readonly numbering: Pick<Numbering, 'register' | 'markDeleted'>;
   readonly keys: ApplicationKeys;
   readonly logger: Logger;
+  /** Reads on a MySQL replica that include every write answered; absent: the repository. */
+  readonly reads?: CausalReads;
 }
 
 /** Applications are created synchronously in MySQL, then registered for numbering. */
@@ -40,7 +43,12 @@ export class ApplicationService {
   }
 
   async get(token: string): Promise<ApplicationView> {
-    const app = isWellFormedToken(token) ? await this.deps.applications.findByToken(token) : null;
+    const { reads, applications } = this.deps;
+    const app = !isWellFormedToken(token)
+      ? null
+      : reads === undefined
+        ? await applications.findByToken(token)
+        : await reads.read(token, (db) => db.applications.findByToken(token));
     if (app === null) throw new NotFoundError('application');
     return applicationView(app);
   }
@@ -48,6 +56,7 @@ export class ApplicationService {
   async rename(token: string, name: string): Promise<ApplicationView> {
     const app = isWellFormedToken(token) ? await this.deps.applications.rename(token, name) : null;
     if (app === null) throw new NotFoundError('application');
+    await this.deps.reads?.wrote(token);
     return applicationView(app);
   }
 
@@ -63,6 +72,7 @@ export class ApplicationService {
     if ((await this.deps.applications.markDeleted(token)) === null) {
       throw new NotFoundError('application');
     }
+    await this.deps.reads?.wrote(token);
   }
 
   async list(limit: number, after: string | null): Promise<Page<ApplicationView>> {
@@ -93,6 +103,8 @@ export class ApplicationService {
       .catch((err: unknown) =>
         this.deps.logger.warn({ err }, 'could not register the application for numbering'),
       );
+    // No position is recorded for a new application: a read that finds none waits for the
+    // primary's position at that moment, which includes this insert.
     return applicationView(app);
   }
 }

@@ -7,6 +7,8 @@ import type { QueuedCreates } from './queued-create.js';
 import type { Numbering } from './numbering.js';
 import type { Logger } from '../log/logger.js';
 import { announce, awaitPersisted, type LiveDeps } from './live.js';
+import { readViews, type CausalReads } from './causal-reads.js';
+import type { ReadViews } from '../domain/ports.js';
 
 export interface ChatServiceDeps {
   readonly applications: ApplicationRepository;
@@ -19,6 +21,8 @@ export interface ChatServiceDeps {
   readonly logger: Logger;
   /** Event logs and read-your-writes; absent: neither. */
   readonly live?: LiveDeps;
+  /** Reads on a MySQL replica that include every write answered; absent: the repositories. */
+  readonly reads?: CausalReads;
 }
 
 export interface CreateResult<V> {
@@ -69,7 +73,7 @@ export class ChatService {
     if (!isWellFormedToken(token)) throw new NotFoundError('chat');
     const pending = await this.pending(token, number);
     if (pending !== null) return pending;
-    const chat = await this.deps.chats.find(token, number);
+    const chat = await this.read(token, (db) => db.chats.find(token, number));
     if (chat === null) throw new NotFoundError('chat');
     return chatView(chat);
   }
@@ -78,7 +82,7 @@ export class ChatService {
   async exists(token: string, number: number): Promise<boolean> {
     if (!isWellFormedToken(token)) return false;
     if ((await this.pending(token, number)) !== null) return true;
-    return (await this.deps.chats.find(token, number)) !== null;
+    return (await this.read(token, (db) => db.chats.find(token, number))) !== null;
   }
 
   private async pending(token: string, number: number): Promise<ChatView | null> {
@@ -87,9 +91,19 @@ export class ChatService {
   }
 
   async list(token: string, limit: number, after: number | null): Promise<Page<ChatView>> {
-    await this.requireApplication(token);
-    const page = await this.deps.chats.list(token, limit, after);
+    if (!isWellFormedToken(token)) throw new NotFoundError('application');
+    const page = await this.read(token, async (db) =>
+      (await db.applications.findByToken(token)) === null
+        ? null
+        : db.chats.list(token, limit, after),
+    );
+    if (page === null) throw new NotFoundError('application');
     return { items: page.items.map(chatView), next: page.next };
+  }
+
+  /** Reads MySQL: on a replica that applied this application's writes, or on the primary. */
+  private read<T>(token: string, read: (db: ReadViews) => Promise<T>): Promise<T> {
+    return this.deps.reads?.read(token, read) ?? read(readViews(this.deps));
   }
 
   async rename(token: string, number: number, name: string | null): Promise<ChatView> {
@@ -97,6 +111,8 @@ export class ChatService {
     await awaitPersisted(this.deps.live, token, { kind: 'chat', chat: number });
     const chat = await this.deps.chats.rename(token, number, name);
     if (chat === null) throw new NotFoundError('chat');
+    // Before the answer and the event: whoever reads next, anywhere, sees the new name.
+    await this.deps.reads?.wrote(token);
     const view = chatView(chat);
     await announce(this.deps.live, token, number, { type: 'chat.updated', data: view });
     return view;
@@ -121,6 +137,7 @@ export class ChatService {
     await this.deps.live?.pending.remove(token, { kind: 'chat', chat: number });
     const deleted = await chats.markDeleted(token, number);
     if (deleted === null) throw new NotFoundError('chat');
+    await this.deps.reads?.wrote(token);
     await announce(this.deps.live, token, number, {
       type: 'chat.deleted',
       data: { application_token: token, chat_number: number },
@@ -130,10 +147,5 @@ export class ChatService {
       .catch((err: unknown) =>
         this.deps.logger.warn({ err }, 'chats_count not marked for recount after a delete'),
       );
-  }
-
-  private async requireApplication(token: string): Promise<void> {
-    const app = isWellFormedToken(token) ? await this.deps.applications.findByToken(token) : null;
-    if (app === null) throw new NotFoundError('application');
   }
 }

@@ -9,6 +9,8 @@ import type { Numbering } from './numbering.js';
 import type { MessageRef } from './reindex-changes.js';
 import type { Logger } from '../log/logger.js';
 import { announce, awaitPersisted, type LiveDeps } from './live.js';
+import { readViews, type CausalReads } from './causal-reads.js';
+import type { ReadViews } from '../domain/ports.js';
 
 export interface MessageServiceDeps {
   readonly chats: ChatRepository;
@@ -25,6 +27,8 @@ export interface MessageServiceDeps {
   readonly live?: LiveDeps;
   /** Whether a chat exists, persisted or answered 201 (see ChatService.exists). */
   readonly chatExists?: (token: string, chat: number) => Promise<boolean>;
+  /** Reads on a MySQL replica that include every write answered; absent: the repositories. */
+  readonly reads?: CausalReads;
 }
 
 export class MessageService {
@@ -76,7 +80,7 @@ export class MessageService {
     const ref = { kind: 'message', chat: chatNumber, message: number } as const;
     const pending = await this.deps.live?.pending.find(token, ref);
     if (pending != null) return pending as MessageView;
-    const message = await this.deps.messages.find(token, chatNumber, number);
+    const message = await this.read(token, (db) => db.messages.find(token, chatNumber, number));
     if (message === null) throw new NotFoundError('message');
     return messageView(message);
   }
@@ -87,14 +91,24 @@ export class MessageService {
     limit: number,
     after: number | null,
   ): Promise<Page<MessageView>> {
-    const chat = isWellFormedToken(token) ? await this.deps.chats.find(token, chatNumber) : null;
-    if (chat === null) {
+    const page = isWellFormedToken(token)
+      ? await this.read(token, async (db) =>
+          (await db.chats.find(token, chatNumber)) === null
+            ? null
+            : db.messages.list(token, chatNumber, limit, after),
+        )
+      : null;
+    if (page === null) {
       // A chat answered 201 and not persisted yet has no message persisted either.
       if (await this.deps.chatExists?.(token, chatNumber)) return { items: [], next: null };
       throw new NotFoundError('chat');
     }
-    const page = await this.deps.messages.list(token, chatNumber, limit, after);
     return { items: page.items.map(messageView), next: page.next };
+  }
+
+  /** Reads MySQL: on a replica that applied this application's writes, or on the primary. */
+  private read<T>(token: string, read: (db: ReadViews) => Promise<T>): Promise<T> {
+    return this.deps.reads?.read(token, read) ?? read(readViews(this.deps));
   }
 
   async edit(
@@ -111,6 +125,8 @@ export class MessageService {
     });
     const message = await this.deps.messages.edit(token, chatNumber, number, content);
     if (message === null) throw new NotFoundError('message');
+    // Before the answer and the event: whoever reads next, anywhere, sees the new content.
+    await this.deps.reads?.wrote(token);
     await this.deps.onChanged?.({ token, chatNumber, number });
     const view = messageView(message);
     await announce(this.deps.live, token, chatNumber, { type: 'message.updated', data: view });
@@ -142,6 +158,7 @@ export class MessageService {
     });
     const deleted = await messages.markDeleted(token, chatNumber, number);
     if (deleted === null) throw new NotFoundError('message');
+    await this.deps.reads?.wrote(token);
     await announce(this.deps.live, token, chatNumber, {
       type: 'message.deleted',
       data: { application_token: token, chat_number: chatNumber, message_number: number },

@@ -4,15 +4,17 @@ import type { Application, Page } from '../../domain/model.js';
 import { BadRequestError } from '../../domain/errors.js';
 import type { Models } from '../models.js';
 import { sqlDateTime } from '../datetime.js';
-import { paginate, toApplication, type ApplicationRow } from './rows.js';
+import { paginate, toApplication, type ApplicationRow, inSession } from './rows.js';
 import { queuePurge } from './purge.js';
 
 const COLUMNS = 'id, token, name, chats_count, created_at, updated_at';
 
 export class SqlApplicationRepository implements ApplicationRepository {
+  /** `session`: the reads run in it (a replica connection held while it was waited for). */
   constructor(
     private readonly sequelize: Sequelize,
     private readonly models: Models,
+    private readonly session?: Transaction,
   ) {}
 
   async create(token: string, name: string): Promise<Application> {
@@ -30,7 +32,7 @@ export class SqlApplicationRepository implements ApplicationRepository {
   async findByToken(token: string): Promise<Application | null> {
     const rows = await this.sequelize.query<ApplicationRow>(
       `SELECT ${COLUMNS} FROM applications WHERE token = ? AND deleted_at IS NULL`,
-      { replacements: [token], type: QueryTypes.SELECT },
+      { replacements: [token], type: QueryTypes.SELECT, ...inSession(this.session) },
     );
     return rows[0] === undefined ? null : toApplication(rows[0]);
   }

@@ -2,7 +2,7 @@ import { QueryTypes, Transaction, type Sequelize } from 'sequelize';
 import type { ChatRepository, ChatState } from '../../domain/ports.js';
 import type { Chat, Page } from '../../domain/model.js';
 import { sqlDateTime } from '../datetime.js';
-import { paginate, recordState, toChat, type ChatRow } from './rows.js';
+import { paginate, recordState, toChat, type ChatRow, inSession } from './rows.js';
 import { queuePurge } from './purge.js';
 
 const SELECT_CHAT = `
@@ -12,12 +12,16 @@ const SELECT_CHAT = `
 const LIVE = 'c.deleted_at IS NULL AND a.deleted_at IS NULL';
 
 export class SqlChatRepository implements ChatRepository {
-  constructor(private readonly sequelize: Sequelize) {}
+  /** `session`: the reads run in it (a replica connection held while it was waited for). */
+  constructor(
+    private readonly sequelize: Sequelize,
+    private readonly session?: Transaction,
+  ) {}
 
   async find(token: string, number: number): Promise<Chat | null> {
     const rows = await this.sequelize.query<ChatRow>(
       `${SELECT_CHAT} WHERE a.token = ? AND c.number = ? AND ${LIVE}`,
-      { replacements: [token, number], type: QueryTypes.SELECT },
+      { replacements: [token, number], type: QueryTypes.SELECT, ...inSession(this.session) },
     );
     return rows[0] === undefined ? null : toChat(rows[0]);
   }
@@ -25,7 +29,11 @@ export class SqlChatRepository implements ChatRepository {
   async list(token: string, limit: number, after: number | null): Promise<Page<Chat>> {
     const rows = await this.sequelize.query<ChatRow>(
       `${SELECT_CHAT} WHERE a.token = ? AND c.number > ? AND ${LIVE} ORDER BY c.number LIMIT ?`,
-      { replacements: [token, after ?? 0, limit + 1], type: QueryTypes.SELECT },
+      {
+        replacements: [token, after ?? 0, limit + 1],
+        type: QueryTypes.SELECT,
+        ...inSession(this.session),
+      },
     );
     return paginate(rows, limit, toChat, (row) => String(row.number));
   }

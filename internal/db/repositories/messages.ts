@@ -10,17 +10,26 @@ import {
   recordState,
   toMessage,
   type MessageRow,
+  inSession,
 } from './rows.js';
 
 const SELECT_MESSAGE = `SELECT ${MESSAGE_COLUMNS} FROM messages m ${MESSAGE_JOINS}`;
 
 export class SqlMessageRepository implements MessageRepository {
-  constructor(private readonly sequelize: Sequelize) {}
+  /** `session`: the reads run in it (a replica connection held while it was waited for). */
+  constructor(
+    private readonly sequelize: Sequelize,
+    private readonly session?: Transaction,
+  ) {}
 
   async find(token: string, chatNumber: number, number: number): Promise<Message | null> {
     const rows = await this.sequelize.query<MessageRow>(
       `${SELECT_MESSAGE} WHERE a.token = ? AND c.number = ? AND m.number = ? AND ${LIVE_MESSAGE}`,
-      { replacements: [token, chatNumber, number], type: QueryTypes.SELECT },
+      {
+        replacements: [token, chatNumber, number],
+        type: QueryTypes.SELECT,
+        ...inSession(this.session),
+      },
     );
     return rows[0] === undefined ? null : toMessage(rows[0]);
   }
@@ -34,7 +43,11 @@ export class SqlMessageRepository implements MessageRepository {
     const rows = await this.sequelize.query<MessageRow>(
       `${SELECT_MESSAGE} WHERE a.token = ? AND c.number = ? AND m.number > ? AND ${LIVE_MESSAGE}
         ORDER BY m.number LIMIT ?`,
-      { replacements: [token, chatNumber, after ?? 0, limit + 1], type: QueryTypes.SELECT },
+      {
+        replacements: [token, chatNumber, after ?? 0, limit + 1],
+        type: QueryTypes.SELECT,
+        ...inSession(this.session),
+      },
     );
     return paginate(rows, limit, toMessage, (row) => String(row.number));
   }

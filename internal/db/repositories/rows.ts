@@ -1,3 +1,4 @@
+import type { Transaction } from 'sequelize';
 import type { Application, Chat, Message } from '../../domain/model.js';
 import type { RecordState } from '../../domain/ports.js';
 
@@ -85,4 +86,9 @@ export function paginate<R, T>(
     items: page.map(map),
     next: rows.length > limit && last !== undefined ? cursorOf(last) : null,
   };
+}
+
+/** Query options that run a statement in `session` when there is one. */
+export function inSession(session: Transaction | undefined): { transaction?: Transaction } {
+  return session === undefined ? {} : { transaction: session };
 }

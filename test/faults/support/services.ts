@@ -242,10 +242,13 @@ export class PrivateMariadb {
   readonly #daemon = new Daemon('mariadbd');
   readonly dir: string;
   readonly port: number;
+  /** More server options, e.g. a server id and a binary log for replication. */
+  readonly #options: readonly string[];
 
-  constructor(dir: string, port: number) {
+  constructor(dir: string, port: number, options: readonly string[] = []) {
     this.dir = dir;
     this.port = port;
+    this.#options = options;
   }
 
   url(database: string): string {
@@ -279,6 +282,7 @@ export class PrivateMariadb {
       '--skip-name-resolve',
       '--innodb-buffer-pool-size=128M',
       '--max-connections=300',
+      ...this.#options,
       ...(process.getuid?.() === 0 ? ['--user=root'] : []),
     ]);
     await until(`mariadbd on ${this.port}`, () => this.#ping(), 60_000).catch((err: Error) => {
