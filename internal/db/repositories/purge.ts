@@ -62,9 +62,11 @@ export class SqlPurgeStore implements PurgeStore {
     const ids = chats.map((c) => Number(c.id));
     const messages = await this.removeMessages(ids, limit);
     if (messages > 0) return messages;
-    await this.sequelize.query(`DELETE FROM chats WHERE id IN (${ids.map(() => '?').join(', ')})`, {
-      replacements: ids,
-    });
+    // Scoped to the application as well: one application's rows, one shard on a sharded engine.
+    await this.sequelize.query(
+      `DELETE FROM chats WHERE application_id = ? AND id IN (${ids.map(() => '?').join(', ')})`,
+      { replacements: [task.id, ...ids] },
+    );
     return ids.length;
   }
 
