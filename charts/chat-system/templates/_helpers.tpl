@@ -232,6 +232,13 @@ in the pod spec. Generated passwords are alphanumeric, so they need no URL escap
       key: {{ ternary $v.externalMysql.existingSecretPasswordKey "mysql-password" (ne $v.externalMysql.existingSecret "") }}
 - name: MYSQL_URL
   value: {{ printf "mysql://%s:$(MYSQL_PASSWORD)@%s:%d/%s" $v.externalMysql.username $v.externalMysql.host (int $v.externalMysql.port) $v.externalMysql.database | quote }}
+{{- if $v.externalMysql.readHost }}
+{{- /* Every program gets it: the API reads there, the writers record positions for it. */}}
+- name: MYSQL_READ_URL
+  value: {{ printf "mysql://%s:$(MYSQL_PASSWORD)@%s:%d/%s" $v.externalMysql.username $v.externalMysql.readHost (int $v.externalMysql.readPort) $v.externalMysql.database | quote }}
+- name: MYSQL_READ_WAIT_MS
+  value: {{ $v.externalMysql.readWaitMs | quote }}
+{{- end }}
 {{- end }}
 {{- /* Redis: standalone (REDIS_URL) or Redis Cluster (REDIS_CLUSTER_NODES, see chat-system.redisClusterNodes) */ -}}
 {{- if $v.redis.enabled }}
@@ -445,6 +452,9 @@ topologySpreadConstraints:
 
 {{- define "chat-system.validate" -}}
 {{- $v := .Values -}}
+{{- if and $v.mysql.enabled $v.externalMysql.readHost -}}
+{{- fail "externalMysql.readHost needs mysql.enabled=false (the in-repo MySQL has no replica)" -}}
+{{- end -}}
 {{- if and (not $v.mysql.enabled) (not $v.externalMysql.host) -}}
 {{- fail "mysql.enabled=false needs externalMysql.host" -}}
 {{- end -}}

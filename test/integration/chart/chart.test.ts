@@ -60,6 +60,7 @@ const combos: Record<string, RenderOptions> = {
         elasticsearch: { enabled: false },
         externalMysql: {
           host: 'db.example.com',
+          readHost: 'db-replica.example.com',
           existingSecret: 'managed-db',
           existingSecretPasswordKey: 'password',
         },
@@ -641,6 +642,16 @@ describe('Helm chart charts/chat-system', function () {
       expect(env['MYSQL_PASSWORD']?.valueFrom).to.deep.equal({
         secretKeyRef: { name: 'managed-db', key: 'password' },
       });
+      expect(env['MYSQL_READ_URL']?.value).to.equal(
+        'mysql://chat:$(MYSQL_PASSWORD)@db-replica.example.com:3306/chat_system',
+      );
+      expect(env['MYSQL_READ_WAIT_MS']?.value).to.equal('100');
+      // The consumer records the positions the API's replica reads wait for.
+      const consumer = named(objects(), 'Deployment', 'chat-chat-system-consumer');
+      const consumerEnv = envOf(podTemplates([consumer])[0]!.spec.containers[0]!);
+      expect(consumerEnv.find((e) => e.name === 'MYSQL_READ_URL')?.value).to.equal(
+        env['MYSQL_READ_URL']?.value,
+      );
       expect(env['REDIS_URL']?.value).to.equal(
         'rediss://:$(REDIS_PASSWORD)@cache.example.com:6380',
       );
@@ -686,6 +697,9 @@ describe('Helm chart charts/chat-system', function () {
         'mysql.enabled=false needs externalMysql.host',
       );
       expect(await attempt({ redis: { enabled: false } })).to.contain('externalRedis.host');
+      expect(await attempt({ externalMysql: { readHost: 'replica' } })).to.contain(
+        'externalMysql.readHost needs mysql.enabled=false',
+      );
       expect(
         await attempt({ rabbitmq: { enabled: false }, externalRabbitmq: { host: 'mq' } }),
       ).to.contain('externalRabbitmq.existingSecret');
