@@ -31,6 +31,7 @@ function handler(options: {
   dirty?: FakeDirtyMarks;
   signal?: AbortSignal;
   announcer?: CreateAnnouncer;
+  positions?: { wrote(tokens: Iterable<string>): Promise<void> };
 }) {
   const dirty = options.dirty ?? new FakeDirtyMarks();
   return new PersistBatch({
@@ -41,6 +42,7 @@ function handler(options: {
     metrics: createConsumerMetrics(createRegistry('test')),
     logger: silentLogger,
     ...(options.announcer === undefined ? {} : { announcer: options.announcer }),
+    ...(options.positions === undefined ? {} : { positions: options.positions }),
   });
 }
 
@@ -53,6 +55,36 @@ const tooLong = () =>
 
 describe('jobs/PersistBatch', function () {
   this.timeout(5_000);
+
+  it('records the applications’ positions after the commit and before any entry is settled, retrying', async () => {
+    const steps: string[] = [];
+    let failures = 1;
+    const other = { ...message(9), applicationToken: 'another-token' } as WriteEvent;
+    await handler({
+      persist: () => {
+        steps.push('commit');
+        return Promise.resolve(ok());
+      },
+      positions: {
+        wrote: (tokens) => {
+          if (failures-- > 0) return Promise.reject(new Error('redis down'));
+          steps.push(`positions ${[...tokens].sort().join(',')}`);
+          return Promise.resolve();
+        },
+      },
+      announcer: {
+        settle: () => {
+          steps.push('settle');
+          return Promise.resolve();
+        },
+      },
+    }).handle([message(1), message(2), other]);
+    expect(steps).to.deep.equal([
+      'commit',
+      `positions ${['another-token', token].sort().join(',')}`,
+      'settle',
+    ]);
+  });
 
   it('retries a batch while MySQL is unreachable, then marks it', async () => {
     let calls = 0;
