@@ -86,12 +86,23 @@ export function build(overrides: ApiOverrides = {}): Program {
   const keys = new KeySpace(config.redis.keyPrefix);
   const cache = new RedisNumberCache(redis, keys, config.idempotencyTtlSeconds);
   for (const route of READ_ROUTES) apiMetrics.mysqlReads.inc({ route }, 0);
+  const search = createSearchBackend(config, sequelize, registry, logger);
   const reads = new CausalReads({
-    primary: { applications, chats, messages },
+    primary: {
+      applications,
+      chats,
+      messages,
+      ...(search.name === 'mysql' ? { search: search.port } : {}),
+    },
     replica:
       replica === null
         ? null
-        : new SqlReplicaSessions(replica, defineModels(replica), config.mysql.readWaitMs),
+        : new SqlReplicaSessions(
+            replica,
+            defineModels(replica),
+            config.mysql.readWaitMs,
+            search.inSession,
+          ),
     positions: new CommitPositions(
       new SqlPrimaryPosition(sequelize),
       new RedisPositionStore(redis, keys),
@@ -173,7 +184,6 @@ export function build(overrides: ApiOverrides = {}): Program {
   );
   const creates = new QueuedCreates({ numbering, publisher, cache, logger, pending });
 
-  const search = createSearchBackend(config, sequelize, registry, logger);
   const dirty = new DirtySet(redis, keys);
   const chatService = new ChatService({
     reads,
@@ -217,6 +227,7 @@ export function build(overrides: ApiOverrides = {}): Program {
       // The MySQL search reads the rows themselves; an index may still hold a deleted message.
       ...(search.name === 'mysql' ? {} : { deletions: messages }),
       pendingChat: (token, chat) => chatService.exists(token, chat),
+      reads,
     }),
   };
 

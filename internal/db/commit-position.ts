@@ -1,10 +1,11 @@
-import { QueryTypes, type Sequelize } from 'sequelize';
+import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 import type {
   CommitPosition,
   PrimaryPosition,
   ReadViews,
   ReplicaRead,
   ReplicaSessions,
+  SearchPort,
   StreamPosition,
 } from '../domain/ports.js';
 import type { Models } from './models.js';
@@ -97,10 +98,12 @@ export class SqlPrimaryPosition implements PrimaryPosition {
 export class SqlReplicaSessions implements ReplicaSessions {
   private readonly flavour: () => Promise<GtidFlavour>;
 
+  /** `search`: the built-in MySQL search bound to a session, when that is the backend. */
   constructor(
     private readonly replica: Sequelize,
     private readonly models: Models,
     private readonly waitMs: number,
+    private readonly search?: (replica: Sequelize, session: Transaction) => SearchPort,
   ) {
     this.flavour = flavourOf(replica);
   }
@@ -130,6 +133,7 @@ export class SqlReplicaSessions implements ReplicaSessions {
         applications: new SqlApplicationRepository(this.replica, this.models, transaction),
         chats: new SqlChatRepository(this.replica, transaction),
         messages: new SqlMessageRepository(this.replica, transaction),
+        ...(this.search === undefined ? {} : { search: this.search(this.replica, transaction) }),
       };
       return { reached: true, value: await read(views) };
     });

@@ -554,6 +554,8 @@ export interface ReadViews {
   readonly applications: Pick<ApplicationRepository, 'findByToken'>;
   readonly chats: Pick<ChatRepository, 'find' | 'list'>;
   readonly messages: Pick<MessageRepository, 'find' | 'list'>;
+  /** The built-in MySQL search on the same connection; absent with Elasticsearch. */
+  readonly search?: SearchPort;
 }
 
 export type ReplicaRead<T> =

@@ -1,4 +1,4 @@
-import type { Sequelize } from 'sequelize';
+import type { Sequelize, Transaction } from 'sequelize';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/config.js';
 import type { HealthCheck, SearchBackfill, SearchIndexer, SearchPort } from '../domain/ports.js';
@@ -17,6 +17,8 @@ export interface SearchBackend {
   /** What the consumer's indexer loop runs while idle: the trigram backfill (MySQL only). */
   readonly backfill: SearchBackfill | null;
   readonly checks: readonly HealthCheck[];
+  /** The MySQL search on another connection (a read replica's session); absent with Elasticsearch. */
+  readonly inSession?: (sequelize: Sequelize, session: Transaction) => SearchPort;
   start(): Promise<void>;
   close(): Promise<void>;
 }
@@ -30,9 +32,11 @@ export function createSearchBackend(
 ): SearchBackend {
   const metrics = createSearchMetrics(registry);
   if (config.elasticsearch === undefined) {
+    const search = new MysqlSearch(sequelize, metrics);
     return {
       name: 'mysql',
-      port: new MysqlSearch(sequelize, metrics),
+      port: search,
+      inSession: (other, session) => search.inSession(other, session),
       indexer: new MysqlTrigramIndexer(sequelize),
       backfill: new MysqlTrigramBackfill(sequelize),
       checks: [],

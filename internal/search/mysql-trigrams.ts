@@ -223,10 +223,13 @@ export class MysqlTrigramBackfill implements SearchBackfill {
 }
 
 /** Whether the backfill has finished, so the index covers every message. */
-export async function trigramIndexComplete(sequelize: Sequelize): Promise<boolean> {
+export async function trigramIndexComplete(
+  sequelize: Sequelize,
+  session?: Transaction,
+): Promise<boolean> {
   const [row] = await sequelize.query<{ finished_at: Date | null }>(
     'SELECT finished_at FROM search_trigram_backfill WHERE id = 1',
-    { type: QueryTypes.SELECT },
+    { type: QueryTypes.SELECT, ...(session === undefined ? {} : { transaction: session }) },
   );
   return row !== undefined && row.finished_at !== null;
 }

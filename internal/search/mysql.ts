@@ -1,4 +1,4 @@
-import { QueryTypes, type Sequelize } from 'sequelize';
+import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 import type { SearchHit, SearchPort, SearchScope } from '../domain/ports.js';
 import type { SearchMetrics } from './metrics.js';
 import { trigramIndexComplete } from './mysql-trigrams.js';
@@ -47,11 +47,30 @@ export class MysqlSearch implements SearchPort {
   private indexComplete = false;
   private checkedAt = -Infinity;
 
+  /**
+   * `within`: the statements run in `session` (a replica connection that applied the
+   * application's writes), `primary` being the search on the primary this one was made from.
+   */
   constructor(
     private readonly sequelize: Sequelize,
     private readonly metrics?: SearchMetrics,
     private readonly now: () => number = () => performance.now(),
+    private readonly within?: { readonly session: Transaction; readonly primary: MysqlSearch },
   ) {}
+
+  /**
+   * The same search on a replica, its statements in `session`. Every state of a replica is a
+   * prefix of the primary's history, in which each message is found through its trigrams or
+   * through its outbox row (the indexer removes the row only after writing the trigrams), so
+   * results there are as exact as on the primary for what the replica holds.
+   */
+  inSession(sequelize: Sequelize, session: Transaction): SearchPort {
+    return new MysqlSearch(sequelize, this.metrics, this.now, { session, primary: this });
+  }
+
+  private get bound(): { transaction?: Transaction } {
+    return this.within === undefined ? {} : { transaction: this.within.session };
+  }
 
   async search(
     scope: SearchScope,
@@ -77,7 +96,11 @@ export class MysqlSearch implements SearchPort {
     const [chat] = await this.sequelize.query<{ id: number | string }>(
       `SELECT c.id FROM chats c JOIN applications a ON a.id = c.application_id
         WHERE a.token = ? AND c.number = ? AND c.deleted_at IS NULL AND a.deleted_at IS NULL`,
-      { replacements: [scope.applicationToken, scope.chatNumber], type: QueryTypes.SELECT },
+      {
+        replacements: [scope.applicationToken, scope.chatNumber],
+        type: QueryTypes.SELECT,
+        ...this.bound,
+      },
     );
     if (chat === undefined) return [];
     const grams = queryTrigrams(terms);
@@ -111,6 +134,7 @@ export class MysqlSearch implements SearchPort {
       {
         replacements: [chatId, ...terms.map(likePattern), page.limit, page.offset],
         type: QueryTypes.SELECT,
+        ...this.bound,
       },
     );
   }
@@ -165,6 +189,7 @@ export class MysqlSearch implements SearchPort {
           page.offset,
         ],
         type: QueryTypes.SELECT,
+        ...this.bound,
       },
     );
   }
@@ -186,6 +211,7 @@ export class MysqlSearch implements SearchPort {
       {
         replacements: grams.flatMap((gram) => [chatId, gram, COMMON_TRIGRAM_POSTINGS]),
         type: QueryTypes.SELECT,
+        ...this.bound,
       },
     );
     return counts
@@ -195,6 +221,12 @@ export class MysqlSearch implements SearchPort {
 
   /** Once the backfill has finished it stays finished: asked again only while it has not. */
   private async indexed(): Promise<boolean> {
+    if (this.within !== undefined) {
+      // Not finished on the primary: not on a replica either. Finished there: a replica may
+      // not have applied the end of the backfill yet, so it is asked in the session.
+      if (!(await this.within.primary.indexed())) return false;
+      return trigramIndexComplete(this.sequelize, this.within.session);
+    }
     if (this.indexComplete) return true;
     if (this.now() - this.checkedAt < BACKFILL_RECHECK_MS) return false;
     this.indexComplete = await trigramIndexComplete(this.sequelize);

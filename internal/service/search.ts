@@ -2,10 +2,12 @@ import type {
   ApplicationRepository,
   ChatRepository,
   MessageRepository,
+  ReadViews,
   SearchPort,
 } from '../domain/ports.js';
 import { NotFoundError } from '../domain/errors.js';
 import { MAX_WINDOW, isWellFormedToken, type SearchRequest } from '../domain/validation.js';
+import type { CausalReads } from './causal-reads.js';
 
 export interface SearchPage {
   readonly items: readonly { number: number; content: string }[];
@@ -26,23 +28,33 @@ export class SearchService {
       readonly deletions?: Pick<MessageRepository, 'deletedAmong'>;
       /** Whether a chat answered 201 is still unpersisted (read-your-writes). */
       readonly pendingChat?: (token: string, chat: number) => Promise<boolean>;
+      /**
+       * Reads on a MySQL replica that include every write answered: the chat, and with the
+       * built-in search the search itself (its views' `search`).
+       */
+      readonly reads?: CausalReads;
     } = {},
   ) {}
 
   async search(token: string, chatNumber: number, request: SearchRequest): Promise<SearchPage> {
     if (!isWellFormedToken(token)) throw new NotFoundError('application');
-    if ((await this.chats.find(token, chatNumber)) === null) {
+    const { limit, offset } = request;
+    const scope = { applicationToken: token, chatNumber };
+    // One hit more than asked tells whether a next page exists, within the result window.
+    const window = { limit: Math.min(limit + 1, MAX_WINDOW - offset), offset };
+    // The chat, and the built-in search with it, read where the application's writes are.
+    const found = await this.read(token, async (db) => {
+      if ((await db.chats.find(token, chatNumber)) === null) return null;
+      return db.search === undefined ? 'elsewhere' : db.search.search(scope, request.terms, window);
+    });
+    if (found === null) {
       // Answered 201, not persisted yet: nothing of it can be found yet, but it exists.
       if (await this.options.pendingChat?.(token, chatNumber)) return { items: [], next: null };
       const app = await this.applications.findByToken(token);
       throw new NotFoundError(app === null ? 'application' : 'chat');
     }
-    const { limit, offset } = request;
-    const hits = await this.backend.search({ applicationToken: token, chatNumber }, request.terms, {
-      // One hit more than asked tells whether a next page exists, within the result window.
-      limit: Math.min(limit + 1, MAX_WINDOW - offset),
-      offset,
-    });
+    const hits =
+      found === 'elsewhere' ? await this.backend.search(scope, request.terms, window) : found;
     const more = hits.length > limit && offset + limit < MAX_WINDOW;
     const page = hits.slice(0, limit);
     const { deletions } = this.options;
@@ -61,4 +73,16 @@ export class SearchService {
       next: more ? { offset: String(offset + limit), limit: String(limit) } : null,
     };
   }
+
+  private read<T>(token: string, read: (db: ReadViews) => Promise<T>): Promise<T> {
+    const { reads } = this.options;
+    if (reads !== undefined) return reads.read(token, read);
+    return read({
+      applications: this.applications,
+      chats: this.chats,
+      messages: { find: unused, list: unused },
+    });
+  }
 }
+
+const unused = () => Promise.reject(new Error('a search reads no message by number'));

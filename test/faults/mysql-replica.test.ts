@@ -232,6 +232,13 @@ describe('MySQL read replica: read-your-writes with replication paused (private 
       expect(edited.status).to.equal(200);
       const afterEdit = await call(apis.b, 'GET', `/applications/${token}/chats/1/messages/1`);
       expect(afterEdit.body).to.deep.equal(edited.body);
+      // The built-in search too (no ELASTICSEARCH_URL): the new content, not the old one.
+      const search = (q: string) =>
+        call(apis.b, 'GET', `/applications/${token}/chats/1/search?q=${q}`);
+      const found = await readsBy(() => search('edited'));
+      expect(found.value.body).to.deep.equal([{ number: 1, content: 'edited' }]);
+      expect(found.by).to.deep.equal(['primary_lagging']);
+      expect((await search('first')).body).to.deep.equal([]);
       const app = await call(apis.a, 'PUT', `/applications/${token}`, {
         application_name: 'renamed app',
       });
@@ -247,6 +254,7 @@ describe('MySQL read replica: read-your-writes with replication paused (private 
       ).to.equal(404);
       const emptied = await call(apis.b, 'GET', `/applications/${token}/chats/1/messages`);
       expect(emptied.body).to.deep.equal([]);
+      expect((await search('edited')).body).to.deep.equal([]);
       expect((await call(apis.a, 'DELETE', `/applications/${token}/chats/1`)).status).to.equal(204);
       expect((await call(apis.b, 'GET', `/applications/${token}/chats/1`)).status).to.equal(404);
       expect((await call(apis.b, 'GET', `/applications/${token}/chats`)).body).to.deep.equal([]);
@@ -273,6 +281,31 @@ describe('MySQL read replica: read-your-writes with replication paused (private 
     );
     expect(resumed.by).to.deep.equal(['replica']);
     expect((await call(apis.b, 'GET', `/applications/${token}/chats/1`)).status).to.equal(404);
+  });
+
+  it('searches on the replica once it applied the application’s writes, and finds what it holds', async () => {
+    const token = await newApplication('search on the replica');
+    await call(apis.a, 'POST', `/applications/${token}/chats`, {});
+    const sent = await call(apis.a, 'POST', `/applications/${token}/chats/1/messages`, {
+      message_content: 'hello replica',
+    });
+    expect(sent.status).to.equal(201);
+    await settled(token, 'm:1:1');
+    await caughtUp();
+    // Changed on the replica alone: only a search there finds this content.
+    await onReplica.query('SET SESSION sql_log_bin = 0');
+    await onReplica.query(
+      `UPDATE ${DATABASE}.messages m JOIN ${DATABASE}.chats c ON c.id = m.chat_id
+          JOIN ${DATABASE}.applications a ON a.id = c.application_id
+          SET m.content = 'zq only here' WHERE a.token = ?`,
+      [token],
+    );
+    // Two characters: a scan with LIKE over what the connection reads.
+    const found = await readsBy(() =>
+      call(apis.b, 'GET', `/applications/${token}/chats/1/search?q=zq`),
+    );
+    expect(found.value.body).to.deep.equal([{ number: 1, content: 'zq only here' }]);
+    expect(found.by).to.deep.equal(['replica']);
   });
 
   it('a position lost from Redis is replaced by the primary’s: no stale read', async () => {

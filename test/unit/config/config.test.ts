@@ -69,6 +69,21 @@ describe('config/loadConfig', () => {
     expect(() => loadConfig({ RABBITMQ_MAX_UNCONFIRMED: '0' })).to.throw(ConfigError);
   });
 
+  it('reads from a MySQL replica only when MYSQL_READ_URL names one', () => {
+    expect(loadConfig({}).mysql).to.include({ readUrl: null, readWaitMs: 100 });
+    expect(loadConfig({ MYSQL_READ_URL: '' }).mysql.readUrl).to.equal(null);
+    const set = loadConfig({
+      MYSQL_READ_URL: 'mysql://reader@replica:3306/chat_system',
+      MYSQL_READ_WAIT_MS: '0',
+    });
+    expect(set.mysql).to.include({
+      readUrl: 'mysql://reader@replica:3306/chat_system',
+      readWaitMs: 0,
+    });
+    for (const bad of [{ MYSQL_READ_URL: 'postgres://replica/db' }, { MYSQL_READ_WAIT_MS: '-1' }])
+      expect(() => loadConfig(bad)).to.throw(ConfigError);
+  });
+
   it('treats empty optional variables as unset', () => {
     const config = loadConfig({ ELASTICSEARCH_URL: '', ADMIN_TOKEN: '' });
     expect(config.elasticsearch).to.equal(undefined);
