@@ -7,7 +7,7 @@ import type {
 } from '../domain/ports.js';
 import { NotFoundError } from '../domain/errors.js';
 import { MAX_WINDOW, isWellFormedToken, type SearchRequest } from '../domain/validation.js';
-import type { CausalReads } from './causal-reads.js';
+import { readViews, type CausalReads } from './causal-reads.js';
 
 export interface SearchPage {
   readonly items: readonly { number: number; content: string }[];
@@ -77,12 +77,6 @@ export class SearchService {
   private read<T>(token: string, read: (db: ReadViews) => Promise<T>): Promise<T> {
     const { reads } = this.options;
     if (reads !== undefined) return reads.read(token, read);
-    return read({
-      applications: this.applications,
-      chats: this.chats,
-      messages: { find: unused, list: unused },
-    });
+    return read(readViews({ applications: this.applications, chats: this.chats }));
   }
 }
-
-const unused = () => Promise.reject(new Error('a search reads no message by number'));
