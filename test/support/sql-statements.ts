@@ -28,7 +28,58 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
+/** A call of a Sequelize model's query method (`Model.create`…): SQL the text does not show. */
+export interface ModelCall {
+  readonly file: string;
+  readonly line: number;
+  /** `Receiver.method`, as written. */
+  readonly call: string;
+}
+
+const MODEL_METHODS = new Set([
+  'create',
+  'bulkCreate',
+  'findAll',
+  'findOne',
+  'findByPk',
+  'findOrCreate',
+  'findAndCountAll',
+  'count',
+  'max',
+  'min',
+  'sum',
+  'update',
+  'upsert',
+  'destroy',
+  'increment',
+  'decrement',
+  'truncate',
+]);
+
 export function sqlStatements(root: string, dirs: readonly string[]): SqlStatement[] {
+  return readSql(root, dirs).statements;
+}
+
+export function modelCalls(root: string, dirs: readonly string[]): ModelCall[] {
+  return readSql(root, dirs).modelCalls;
+}
+
+const cache = new Map<string, { statements: SqlStatement[]; modelCalls: ModelCall[] }>();
+
+function readSql(root: string, dirs: readonly string[]) {
+  const key = `${root}|${dirs.join(',')}`;
+  let found = cache.get(key);
+  if (found === undefined) {
+    found = read(root, dirs);
+    cache.set(key, found);
+  }
+  return found;
+}
+
+function read(
+  root: string,
+  dirs: readonly string[],
+): { statements: SqlStatement[]; modelCalls: ModelCall[] } {
   const files = dirs.flatMap((d) => sourceFiles(join(root, d)));
   const program = ts.createProgram(files, {
     target: ts.ScriptTarget.ES2022,
@@ -103,10 +154,30 @@ export function sqlStatements(root: string, dirs: readonly string[]): SqlStateme
     return alone;
   };
 
+  /** Whether a type is a Sequelize model class (its static side: `typeof Model`). */
+  const isModelClass = (type: ts.Type): boolean =>
+    type
+      .getProperties()
+      .some((p) => p.getName() === 'sequelize' || p.getName() === 'rawAttributes') &&
+    type.getProperty('findAll') !== undefined;
+
   const statements: SqlStatement[] = [];
+  const calls: ModelCall[] = [];
   for (const source of program.getSourceFiles()) {
     if (source.isDeclarationFile || !files.includes(source.fileName)) continue;
     const visit = (node: ts.Node): void => {
+      if (
+        ts.isCallExpression(node) &&
+        ts.isPropertyAccessExpression(node.expression) &&
+        MODEL_METHODS.has(node.expression.name.text) &&
+        isModelClass(checker.getTypeAtLocation(node.expression.expression))
+      ) {
+        calls.push({
+          file: relative(root, source.fileName),
+          line: source.getLineAndCharacterOfPosition(node.getStart()).line + 1,
+          call: node.expression.getText(),
+        });
+      }
       const literal =
         ts.isStringLiteral(node) ||
         ts.isNoSubstitutionTemplateLiteral(node) ||
@@ -130,5 +201,5 @@ export function sqlStatements(root: string, dirs: readonly string[]): SqlStateme
     };
     visit(source);
   }
-  return statements;
+  return { statements, modelCalls: calls };
 }

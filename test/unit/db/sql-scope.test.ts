@@ -9,7 +9,7 @@
 import { expect } from 'chai';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { sqlStatements, type SqlStatement } from '../../support/sql-statements.js';
+import { modelCalls, sqlStatements, type SqlStatement } from '../../support/sql-statements.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -192,6 +192,15 @@ describe('SQL: every statement is scoped to one application (or listed, with its
         ).to.deep.equal([]);
       }
     }
+  });
+
+  it('sends no SQL through model methods except single-row creates', () => {
+    // Model methods build their SQL at run time, out of this test's sight: only `create` (one
+    // row, carrying its keys) is allowed; anything else goes through a written statement.
+    const calls = modelCalls(ROOT, ['internal', 'cmd']);
+    expect(calls.map((c) => `${c.file} ${c.call}`)).to.deep.equal([
+      'internal/db/repositories/applications.ts this.models.Application.create',
+    ]);
   });
 
   describe('the rule', () => {
