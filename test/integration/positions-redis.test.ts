@@ -1,22 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import { Redis } from 'ioredis';
+import type { RedisClient } from '../../internal/redis/client.js';
 import { KeySpace } from '../../internal/redis/keys.js';
 import { RedisPositionStore } from '../../internal/redis/positions.js';
-import { TEST_REDIS_URL, uniqueSuffix } from '../support/environment.js';
+import { uniqueSuffix } from '../support/environment.js';
+import { removeKeys, testRedis } from '../support/redis.js';
 
 describe('redis: applications’ commit positions for causal reads on a MySQL replica', function () {
   this.timeout(10_000);
   const prefix = `cs-positions-${uniqueSuffix()}:`;
   const keys = new KeySpace(prefix);
-  let redis: Redis;
+  let redis: RedisClient;
 
-  before(() => {
-    redis = new Redis(TEST_REDIS_URL);
+  // Standalone or a cluster (npm run test:redis-cluster): one key per application, one slot.
+  before(async () => {
+    redis = await testRedis('positions-test');
   });
   after(async () => {
-    const found = await redis.keys(`${prefix}*`);
-    if (found.length > 0) await redis.del(...found);
+    await removeKeys(redis, `${prefix}*`);
     await redis.quit();
   });
 
