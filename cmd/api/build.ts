@@ -103,6 +103,7 @@ export function build(overrides: ApiOverrides = {}): Program {
             config.mysql.readWaitMs,
             search.inSession,
           ),
+    recording: config.mysql.recordPositions,
     positions: new CommitPositions(
       new SqlPrimaryPosition(sequelize),
       new RedisPositionStore(redis, keys),

@@ -122,7 +122,7 @@ export function build(overrides: ConsumerOverrides = {}): Program {
       // After the commit: announce the creates on their chats' logs (event streams).
       announcer: liveLog,
       // While APIs read from a replica: what this batch persisted is waited for there.
-      ...(config.mysql.readUrl === null
+      ...(!config.mysql.recordPositions
         ? {}
         : {
             positions: new CommitPositions(

@@ -37,6 +37,11 @@ const schema = z.object({
   // A read replica for the API's GETs and lists; unset: every read goes to MYSQL_URL.
   MYSQL_READ_URL: optionalString.pipe(url(['mysql:', 'mariadb:']).optional()),
   MYSQL_READ_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(100),
+  // Record positions without reading a replica yet: the first step of enabling one safely.
+  MYSQL_RECORD_POSITIONS: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((value) => value === 'true'),
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
   REDIS_KEY_PREFIX: z.string().default('cs:'),
   // Redis Cluster: seed nodes (host:port, comma-separated); when set, REDIS_URL is not used.
@@ -163,6 +168,11 @@ export interface Config {
      */
     readonly readUrl: string | null;
     readonly readWaitMs: number;
+    /**
+     * Writers record each application's position (MYSQL_RECORD_POSITIONS, or implied by
+     * MYSQL_READ_URL): on everywhere before any API reads a replica.
+     */
+    readonly recordPositions: boolean;
   };
   readonly redis: RedisSettings;
   readonly rabbitmq: {
@@ -339,6 +349,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       poolMax: e.MYSQL_POOL_MAX,
       readUrl: e.MYSQL_READ_URL ?? null,
       readWaitMs: e.MYSQL_READ_WAIT_MS,
+      recordPositions: e.MYSQL_RECORD_POSITIONS || e.MYSQL_READ_URL !== undefined,
     },
     redis: {
       url: e.REDIS_URL,

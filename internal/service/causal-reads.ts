@@ -87,6 +87,11 @@ export interface CausalReadsDeps {
   readonly primary: ReadViews;
   /** Null: no read replica, every read goes to the primary. */
   readonly replica: ReplicaSessions | null;
+  /**
+   * Whether writes record positions; default: while reading a replica. On without a replica
+   * while a deployment turns replica reads on: every API replica must record before any reads.
+   */
+  readonly recording?: boolean;
   readonly positions: CommitPositions;
   readonly logger: Logger;
   readonly onRead?: (route: ReadRoute) => void;
@@ -107,7 +112,7 @@ export class CausalReads {
 
   /** Call after a committed write, before answering it. */
   async wrote(token: string): Promise<void> {
-    if (this.deps.replica === null) return;
+    if (!(this.deps.recording ?? this.deps.replica !== null)) return;
     await this.deps.positions.wrote([token]);
   }
 

@@ -238,6 +238,9 @@ in the pod spec. Generated passwords are alphanumeric, so they need no URL escap
   value: {{ printf "mysql://%s:$(MYSQL_PASSWORD)@%s:%d/%s" $v.externalMysql.username $v.externalMysql.readHost (int $v.externalMysql.readPort) $v.externalMysql.database | quote }}
 - name: MYSQL_READ_WAIT_MS
   value: {{ $v.externalMysql.readWaitMs | quote }}
+{{- else if $v.externalMysql.recordPositions }}
+- name: MYSQL_RECORD_POSITIONS
+  value: "true"
 {{- end }}
 {{- end }}
 {{- /* Redis: standalone (REDIS_URL) or Redis Cluster (REDIS_CLUSTER_NODES, see chat-system.redisClusterNodes) */ -}}

@@ -652,6 +652,8 @@ describe('Helm chart charts/chat-system', function () {
       expect(consumerEnv.find((e) => e.name === 'MYSQL_READ_URL')?.value).to.equal(
         env['MYSQL_READ_URL']?.value,
       );
+      // Implied by the read URL: no separate switch is rendered.
+      expect(env['MYSQL_RECORD_POSITIONS']).to.equal(undefined);
       expect(env['REDIS_URL']?.value).to.equal(
         'rediss://:$(REDIS_PASSWORD)@cache.example.com:6380',
       );
@@ -685,6 +687,23 @@ describe('Helm chart charts/chat-system', function () {
       expect(ofKind(objs, 'CronJob').map((c) => c.metadata.name)).to.deep.equal([
         'chat-chat-system-flusher',
       ]);
+    });
+
+    it('records positions before reading a replica, when asked to (the first step of turning it on)', async () => {
+      const objs = await helmTemplate(helm, {
+        release: RELEASE,
+        namespace: NAMESPACE,
+        values: [
+          combos['external services (all subcharts off)']!.values![0]!,
+          { externalMysql: { readHost: '', recordPositions: true } },
+        ],
+      });
+      for (const component of ['api', 'consumer']) {
+        const deployment = named(objs, 'Deployment', `chat-chat-system-${component}`);
+        const env = envOf(podTemplates([deployment])[0]!.spec.containers[0]!);
+        expect(env.find((e) => e.name === 'MYSQL_RECORD_POSITIONS')?.value).to.equal('true');
+        expect(env.map((e) => e.name)).to.not.include('MYSQL_READ_URL');
+      }
     });
 
     it('refuses to render without the external hosts it needs', async () => {

@@ -70,7 +70,16 @@ describe('config/loadConfig', () => {
   });
 
   it('reads from a MySQL replica only when MYSQL_READ_URL names one', () => {
-    expect(loadConfig({}).mysql).to.include({ readUrl: null, readWaitMs: 100 });
+    expect(loadConfig({}).mysql).to.include({
+      readUrl: null,
+      readWaitMs: 100,
+      recordPositions: false,
+    });
+    // Recording without reading: the first step of turning replica reads on.
+    expect(loadConfig({ MYSQL_RECORD_POSITIONS: 'true' }).mysql).to.include({
+      readUrl: null,
+      recordPositions: true,
+    });
     expect(loadConfig({ MYSQL_READ_URL: '' }).mysql.readUrl).to.equal(null);
     const set = loadConfig({
       MYSQL_READ_URL: 'mysql://reader@replica:3306/chat_system',
@@ -79,6 +88,7 @@ describe('config/loadConfig', () => {
     expect(set.mysql).to.include({
       readUrl: 'mysql://reader@replica:3306/chat_system',
       readWaitMs: 0,
+      recordPositions: true,
     });
     for (const bad of [{ MYSQL_READ_URL: 'postgres://replica/db' }, { MYSQL_READ_WAIT_MS: '-1' }])
       expect(() => loadConfig(bad)).to.throw(ConfigError);

@@ -117,6 +117,22 @@ describe('CausalReads: a replica read only once it applied the application’s w
     expect(failed).to.equal('redis down');
   });
 
+  it('records without reading a replica when asked to (turning replica reads on)', async () => {
+    const recording = new CausalReads({
+      primary: views('primary'),
+      replica: null,
+      recording: true,
+      positions: new CommitPositions(primary, store),
+      logger: silentLogger,
+    });
+    primary.commit();
+    await recording.wrote('a');
+    expect((await store.get('a'))?.[0]?.seq).to.equal(1);
+    expect(
+      await recording.read('a', async (db) => (await db.applications.findByToken('a'))?.name),
+    ).to.equal('primary');
+  });
+
   it('without a replica reads the primary and records nothing', async () => {
     const direct = new CausalReads({
       primary: views('primary'),
