@@ -46,7 +46,7 @@ const numbering = new Numbering(
   logger,
 );
 const amqp = new AmqpConnection({
-  url: config.rabbitmq.url,
+  urls: config.rabbitmq.urls,
   name: 'bench-baseline',
   logger,
   onConnect: publisher.attach,

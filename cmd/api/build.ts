@@ -131,7 +131,7 @@ export function build(overrides: ApiOverrides = {}): Program {
     },
   );
   const amqp = new AmqpConnection({
-    url: config.rabbitmq.url,
+    urls: config.rabbitmq.urls,
     name: 'chat-system-api',
     logger,
     onConnect: publisher.attach,

@@ -146,7 +146,7 @@ export function build(overrides: ConsumerOverrides = {}): Program {
     },
   });
   const amqp = new AmqpConnection({
-    url: config.rabbitmq.url,
+    urls: config.rabbitmq.urls,
     name: 'chat-system-consumer',
     logger,
     onConnect: consumer.attach,

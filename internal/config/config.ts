@@ -67,7 +67,12 @@ const schema = z.object({
     .default('false')
     .transform((value) => value === 'true'),
   REDIS_TLS_CA_FILE: optionalString,
-  RABBITMQ_URL: url(['amqp:', 'amqps:']).default('amqp://guest:guest@127.0.0.1:5672'),
+  // One URL, or a comma-separated list of a cluster's nodes, tried in turn on (re)connect.
+  RABBITMQ_URL: z
+    .string()
+    .default('amqp://guest:guest@127.0.0.1:5672')
+    .transform((value) => list(value))
+    .pipe(z.array(url(['amqp:', 'amqps:'])).min(1, 'must name at least one amqp:// URL')),
   RABBITMQ_QUEUE: z.string().min(1).default('chat-system.writes'),
   RABBITMQ_MAX_UNCONFIRMED: positiveInt.default(5_000),
   RABBITMQ_MAX_UNCONFIRMED_BYTES: positiveInt.default(32 * 1024 * 1024),
@@ -176,7 +181,10 @@ export interface Config {
   };
   readonly redis: RedisSettings;
   readonly rabbitmq: {
+    /** The first of `urls`, for tools that connect once. */
     readonly url: string;
+    /** Every node's URL, tried in turn on each (re)connect. */
+    readonly urls: readonly string[];
     readonly queue: string;
     /** Bound on the API's publishes awaiting a confirm, by count and payload bytes. */
     readonly maxUnconfirmed: number;
@@ -367,7 +375,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           }),
     },
     rabbitmq: {
-      url: e.RABBITMQ_URL,
+      url: e.RABBITMQ_URL[0]!,
+      urls: e.RABBITMQ_URL,
       queue: e.RABBITMQ_QUEUE,
       maxUnconfirmed: e.RABBITMQ_MAX_UNCONFIRMED,
       maxUnconfirmedBytes: e.RABBITMQ_MAX_UNCONFIRMED_BYTES,

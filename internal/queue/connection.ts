@@ -2,7 +2,17 @@ import { connect, type ChannelModel } from 'amqplib';
 import type { Logger } from '../log/logger.js';
 
 export interface AmqpConnectionOptions {
-  readonly url: string;
+  /**
+   * One URL per broker node (a single one for a single node). Each (re)connect tries them in
+   * turn, starting after the last one that worked, so a node that died is skipped at once;
+   * the backoff applies once every node has failed.
+   */
+  readonly urls: readonly string[];
+  /**
+   * The node tried first; random by default, so that processes (and the quorum queues they
+   * declare, led by the node they declared them on) spread over the cluster's nodes.
+   */
+  readonly firstNode?: number;
   readonly name: string;
   readonly logger: Logger;
   /** Runs after every (re)connect: create channels, assert topology, start consuming. */
@@ -23,8 +33,12 @@ export class AmqpConnection {
   private attempt = 0;
   private timer: NodeJS.Timeout | null = null;
   private firstConnect: Promise<void> | null = null;
+  /** The node tried next. */
+  private next: number;
 
-  constructor(private readonly options: AmqpConnectionOptions) {}
+  constructor(private readonly options: AmqpConnectionOptions) {
+    this.next = options.firstNode ?? Math.floor(Math.random() * options.urls.length);
+  }
 
   get connected(): boolean {
     return this.connection !== null;
@@ -70,8 +84,34 @@ export class AmqpConnection {
     }
   }
 
+  /** Tries every node once, in turn; throws the last failure when none takes the connection. */
   private async open(): Promise<void> {
-    const connection = await (this.options.connect ?? connect)(this.options.url, {
+    const { urls } = this.options;
+    if (urls.length === 0) throw new Error('no RabbitMQ URL');
+    let failure: Error | null = null;
+    for (let tried = 0; tried < urls.length && !this.stopped; tried += 1) {
+      const index = this.next % urls.length;
+      this.next = index + 1;
+      try {
+        await this.openOne(urls[index]!);
+        // Reconnect to the node that worked first: a healthy cluster keeps its spread.
+        this.next = index;
+        return;
+      } catch (err) {
+        failure = err instanceof Error ? err : new Error(String(err));
+        if (urls.length > 1) {
+          this.options.logger.warn(
+            { err, node: index },
+            'rabbitmq node unreachable; trying the next',
+          );
+        }
+      }
+    }
+    throw failure ?? new Error('stopped');
+  }
+
+  private async openOne(url: string): Promise<void> {
+    const connection = await (this.options.connect ?? connect)(url, {
       clientProperties: { connection_name: this.options.name },
       timeout: 5_000,
       // amqplib leaves Nagle's algorithm on: a message written while an earlier one is not

@@ -65,7 +65,7 @@ describe('queue: confirmed publishing and batched consuming (RabbitMQ)', functio
   ): Promise<ConfirmPublisher> {
     const publisher = new ConfirmPublisher(queue, observer(seen), options);
     const connection = new AmqpConnection({
-      url: TEST_RABBITMQ_URL,
+      urls: [TEST_RABBITMQ_URL],
       name: 'test-publisher',
       logger: silentLogger,
       onConnect: async (model) => {
@@ -101,7 +101,7 @@ describe('queue: confirmed publishing and batched consuming (RabbitMQ)', functio
       },
     });
     const connection = new AmqpConnection({
-      url: TEST_RABBITMQ_URL,
+      urls: [TEST_RABBITMQ_URL],
       name: 'test-consumer',
       logger: silentLogger,
       onConnect: consumer.attach,

@@ -56,6 +56,26 @@ describe('config/loadConfig', () => {
       expect(problems).to.include(name);
   });
 
+  it('takes a list of broker nodes', () => {
+    const defaults = loadConfig({}).rabbitmq;
+    expect(defaults.urls).to.deep.equal(['amqp://guest:guest@127.0.0.1:5672']);
+    const cluster = loadConfig({
+      RABBITMQ_URL: 'amqp://u:p@rabbit-0:5672, amqp://u:p@rabbit-1:5672,amqps://u:p@rabbit-2:5671',
+    }).rabbitmq;
+    expect(cluster.urls).to.deep.equal([
+      'amqp://u:p@rabbit-0:5672',
+      'amqp://u:p@rabbit-1:5672',
+      'amqps://u:p@rabbit-2:5671',
+    ]);
+    expect(cluster.url).to.equal('amqp://u:p@rabbit-0:5672');
+    for (const env of [
+      { RABBITMQ_URL: 'amqp://a:5672,http://b' },
+      { RABBITMQ_URL: ' , ' },
+    ]) {
+      expect(() => loadConfig(env)).to.throw(ConfigError, Object.keys(env)[0]);
+    }
+  });
+
   it('bounds the publishes awaiting a confirm, by count and bytes', () => {
     expect(loadConfig({}).rabbitmq).to.include({
       maxUnconfirmed: 5_000,

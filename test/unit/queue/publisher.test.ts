@@ -474,7 +474,7 @@ describe('recovery from a channel that closes while it is being set up (fake amq
     const { publisher } = setUp();
     const made: FakeConnection[] = [];
     const amqp = new AmqpConnection({
-      url: 'amqp://fake',
+      urls: ['amqp://fake'],
       name: 'test',
       logger: silentLogger,
       maxBackoffMs: 20,
@@ -513,7 +513,7 @@ describe('AmqpConnection (fake amqplib)', () => {
   it('does not keep a connection that closed while onConnect was finishing', async () => {
     const made: FakeConnection[] = [];
     const amqp = new AmqpConnection({
-      url: 'amqp://fake',
+      urls: ['amqp://fake'],
       name: 'test',
       logger: silentLogger,
       maxBackoffMs: 20,
