@@ -21,7 +21,11 @@ import { registerRedisMemoryMetrics } from '../../internal/redis/memory-metrics.
 import { KeySpace } from '../../internal/redis/keys.js';
 import { RedisApplicationKeys, RedisNumberCache } from '../../internal/redis/numbers.js';
 import { AmqpConnection } from '../../internal/queue/connection.js';
-import { ConfirmPublisher, REFUSAL_REASONS } from '../../internal/queue/publisher.js';
+import { REFUSAL_REASONS } from '../../internal/queue/publisher.js';
+import { PartitionedPublisher } from '../../internal/queue/partitioned-publisher.js';
+import { SqlWriteQueueRegistry } from '../../internal/db/repositories/write-queues.js';
+import { WriteQueueLease } from '../../internal/service/write-queue-lease.js';
+import { WRITE_QUEUE_LEASE, partitionSet } from '../../internal/domain/partitions.js';
 import { ApplicationService } from '../../internal/service/applications.js';
 import { ChatService } from '../../internal/service/chats.js';
 import { MessageService } from '../../internal/service/messages.js';
@@ -39,7 +43,7 @@ import { createHttpServer } from '../../internal/http/http-server.js';
 import { clientAddressResolver, rateLimitSubject } from '../../internal/http/client-address.js';
 import { RedisRateLimiter } from '../../internal/redis/rate-limiter.js';
 import { flagCheck, mysqlCheck, redisCheck } from '../../internal/ops/checks.js';
-import { Deadline, stopBudgetMs, type Program } from '../../internal/runtime/program.js';
+import { Deadline, sleep, stopBudgetMs, type Program } from '../../internal/runtime/program.js';
 import { createSearchBackend } from '../../internal/search/backend.js';
 import { CausalReads, CommitPositions, READ_ROUTES } from '../../internal/service/causal-reads.js';
 import { SqlPrimaryPosition, SqlReplicaSessions } from '../../internal/db/commit-position.js';
@@ -113,23 +117,44 @@ export function build(overrides: ApiOverrides = {}): Program {
   });
 
   for (const reason of REFUSAL_REASONS) apiMetrics.publishRefusals.inc({ reason }, 0);
-  const publisher = new ConfirmPublisher(
-    config.rabbitmq.queue,
-    {
+  // Partitioned write queues: the set of this API's N, held by a lease in the registry.
+  const base = config.rabbitmq.queue;
+  const set = partitionSet(base, config.rabbitmq.writePartitions);
+  const writeQueues = new SqlWriteQueueRegistry(sequelize);
+  const lease = new WriteQueueLease({
+    registry: writeQueues,
+    base,
+    set,
+    lease: WRITE_QUEUE_LEASE,
+    now: () => performance.now(),
+    sleep,
+    logger,
+  });
+  for (const queue of set.queues) apiMetrics.partitionEvents.inc({ queue }, 0);
+  const publisher = new PartitionedPublisher({
+    base,
+    set,
+    fenceTargets: async () =>
+      (await writeQueues.list(base)).filter((q) => !q.drained).map((q) => q.name),
+    leased: () => lease.valid(),
+    observer: {
       confirmed: (seconds) => apiMetrics.publishConfirm.observe(seconds),
       failed: () => apiMetrics.publishFailures.inc(),
       refused: (reason) => apiMetrics.publishRefusals.inc({ reason }),
       republished: () => apiMetrics.republishes.inc(),
       sent: (events) => apiMetrics.publishEnvelopeEvents.observe(events),
     },
-    {
+    publisher: {
       maxUnconfirmed: config.rabbitmq.maxUnconfirmed,
       maxUnconfirmedBytes: config.rabbitmq.maxUnconfirmedBytes,
       envelopeMaxEvents: config.rabbitmq.envelopeMaxEvents,
       envelopeMaxBytes: config.rabbitmq.envelopeMaxBytes,
       envelopeLingerUs: config.rabbitmq.envelopeLingerUs,
     },
-  );
+    onSent: (queue, events) => apiMetrics.partitionEvents.inc({ queue }, events),
+  });
+  const leaseStop = new AbortController();
+  let leaseLoop: Promise<void> | null = null;
   const amqp = new AmqpConnection({
     urls: config.rabbitmq.urls,
     name: 'chat-system-api',
@@ -280,6 +305,7 @@ export function build(overrides: ApiOverrides = {}): Program {
     async start() {
       redis.connect().catch((err: unknown) => logger.warn({ err }, 'redis not reachable yet'));
       blocking?.connect().catch(() => undefined);
+      leaseLoop = lease.run(leaseStop.signal);
       void amqp.start();
       await search.start();
       const http = await listen(server, config.http.port);
@@ -297,6 +323,8 @@ export function build(overrides: ApiOverrides = {}): Program {
       await Promise.all([closeServer(server, grace), closeServer(opsServer, grace)]);
       // Every request has answered: nothing more is published.
       if (!(await deadline.within(amqp.close()))) logger.warn('rabbitmq close timed out');
+      leaseStop.abort();
+      await deadline.within(leaseLoop ?? Promise.resolve());
       redis.disconnect();
       blocking?.disconnect();
       const closing = [sequelize.close(), search.close(), replica?.close() ?? Promise.resolve()];

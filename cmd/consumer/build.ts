@@ -17,6 +17,10 @@ import { RedisLock } from '../../internal/redis/lock.js';
 import { SearchOutbox } from '../../internal/db/repositories/search-outbox.js';
 import { AmqpConnection } from '../../internal/queue/connection.js';
 import { WriteConsumer } from '../../internal/queue/consumer.js';
+import { WatchWriteQueues } from '../../internal/jobs/watch-write-queues.js';
+import { SqlWriteQueueRegistry } from '../../internal/db/repositories/write-queues.js';
+import { WRITE_QUEUE_LEASE, retiredAfterMs } from '../../internal/domain/partitions.js';
+import { encodeWriteEvent } from '../../internal/domain/events.js';
 import { PersistBatch } from '../../internal/jobs/persist-batch.js';
 import { CommitPositions } from '../../internal/service/causal-reads.js';
 import { SqlPrimaryPosition } from '../../internal/db/commit-position.js';
@@ -117,7 +121,11 @@ export function build(overrides: ConsumerOverrides = {}): Program {
     queue: config.rabbitmq.queue,
     logger,
     handler: new PersistBatch({
-      persist: (events) => persistWriteBatch(sequelize, events, { queueForIndexing: true }),
+      persist: (events) =>
+        persistWriteBatch(sequelize, events, {
+          queueForIndexing: true,
+          baseQueue: config.rabbitmq.queue,
+        }),
       dirty,
       // After the commit: announce the creates on their chats' logs (event streams).
       announcer: liveLog,
@@ -141,9 +149,29 @@ export function build(overrides: ConsumerOverrides = {}): Program {
         metrics.batchSize.observe(size);
         metrics.batchDuration.observe(seconds);
       },
+      lag: (queue, seconds) => metrics.queueLag.set({ queue }, seconds),
       redelivered: () => metrics.redeliveries.inc(),
       deadLettered: (code) => metrics.deadLetters.inc({ reason: code }),
     },
+  });
+  // Partitioned write queues: consume every set's queues until drained (see partitions.ts).
+  const watchQueues = new WatchWriteQueues({
+    registry: new SqlWriteQueueRegistry(sequelize),
+    queues: {
+      depth: (queue) => consumer.depth(queue),
+      consume: (queues) => consumer.consume(queues),
+      sendMark: (queue, mark) =>
+        consumer.sendMark(queue, encodeWriteEvent(mark), mark.eventId, mark.kind),
+    },
+    base: config.rabbitmq.queue,
+    retiredAfterMs: retiredAfterMs(WRITE_QUEUE_LEASE, config.numbering.createDeadlineMs),
+    intervalMs: WRITE_QUEUE_LEASE.heartbeatMs,
+    markRepeatMs: 30_000,
+    onDepth: (queue, depth) => {
+      if (depth === null) metrics.queueDepth.remove({ queue });
+      else metrics.queueDepth.set({ queue }, depth);
+    },
+    logger,
   });
   const amqp = new AmqpConnection({
     urls: config.rabbitmq.urls,
@@ -164,6 +192,7 @@ export function build(overrides: ConsumerOverrides = {}): Program {
   let indexLoop: Promise<void> | null = null;
   let purgeLoop: Promise<void> | null = null;
   let depthLoop: Promise<void> | null = null;
+  let queuesLoop: Promise<void> | null = null;
 
   /** Reads the dead-letter queue's depth for its gauge until shutdown. */
   async function watchDeadLetters(): Promise<void> {
@@ -188,6 +217,7 @@ export function build(overrides: ConsumerOverrides = {}): Program {
       indexLoop = indexSearch.run(shutdown.signal);
       purgeLoop = purgeDeleted.run(shutdown.signal);
       depthLoop = watchDeadLetters();
+      queuesLoop = watchQueues.run(shutdown.signal);
       logger.info(
         { port: http, queue: config.rabbitmq.queue, search: search.name },
         'consumer started',
@@ -208,7 +238,7 @@ export function build(overrides: ConsumerOverrides = {}): Program {
       clearTimeout(giveUp);
       if (!inTime) logger.warn('consumer drain timed out: unacked messages are redelivered');
       shutdown.abort(new Error('shutting down'));
-      if (!(await deadline.within(Promise.all([indexLoop, purgeLoop, depthLoop]))))
+      if (!(await deadline.within(Promise.all([indexLoop, purgeLoop, depthLoop, queuesLoop]))))
         logger.warn('search indexer, purge or dead-letter watch did not stop in time');
       if (!(await deadline.within(amqp.close()))) logger.warn('rabbitmq close timed out');
       redis.disconnect();

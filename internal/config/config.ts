@@ -74,6 +74,7 @@ const schema = z.object({
     .transform((value) => list(value))
     .pipe(z.array(url(['amqp:', 'amqps:'])).min(1, 'must name at least one amqp:// URL')),
   RABBITMQ_QUEUE: z.string().min(1).default('chat-system.writes'),
+  RABBITMQ_WRITE_PARTITIONS: positiveInt.max(64).default(1),
   RABBITMQ_MAX_UNCONFIRMED: positiveInt.default(5_000),
   RABBITMQ_MAX_UNCONFIRMED_BYTES: positiveInt.default(32 * 1024 * 1024),
   RABBITMQ_ENVELOPE_MAX_EVENTS: positiveInt.max(10_000).default(100),
@@ -186,6 +187,8 @@ export interface Config {
     /** Every node's URL, tried in turn on each (re)connect. */
     readonly urls: readonly string[];
     readonly queue: string;
+    /** Write queues creates are spread over (1: the base queue alone, as before). */
+    readonly writePartitions: number;
     /** Bound on the API's publishes awaiting a confirm, by count and payload bytes. */
     readonly maxUnconfirmed: number;
     readonly maxUnconfirmedBytes: number;
@@ -378,6 +381,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       url: e.RABBITMQ_URL[0]!,
       urls: e.RABBITMQ_URL,
       queue: e.RABBITMQ_QUEUE,
+      writePartitions: e.RABBITMQ_WRITE_PARTITIONS,
       maxUnconfirmed: e.RABBITMQ_MAX_UNCONFIRMED,
       maxUnconfirmedBytes: e.RABBITMQ_MAX_UNCONFIRMED_BYTES,
       envelopeMaxEvents: e.RABBITMQ_ENVELOPE_MAX_EVENTS,

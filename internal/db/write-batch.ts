@@ -4,6 +4,7 @@ import type {
   CreateEvent,
   MessageCreated,
   NumberingFence,
+  QueueDrained,
   WriteEvent,
 } from '../domain/model.js';
 import type { BatchOutcome, RejectedEvent } from '../domain/ports.js';
@@ -16,6 +17,12 @@ export interface PersistOptions {
    * never waits for the index, and nothing is lost to it.
    */
   readonly queueForIndexing?: boolean;
+  /**
+   * The base write queue (RABBITMQ_QUEUE): whose registry of partitions a fence is checked
+   * against. Fences persisted without it, or without the queue they came from, settle their
+   * epoch at once, as before partitions.
+   */
+  readonly baseQueue?: string;
 }
 
 interface ChatKey {
@@ -57,7 +64,10 @@ export async function persistWriteBatch(
 
       const rejected: RejectedEvent[] = [];
       const fences = events.filter((e): e is NumberingFence => e.kind === 'numbering.fence');
-      const creates = events.filter((e): e is CreateEvent => e.kind !== 'numbering.fence');
+      const drains = events.filter((e): e is QueueDrained => e.kind === 'queue.drained');
+      const creates = events.filter(
+        (e): e is CreateEvent => e.kind === 'chat.created' || e.kind === 'message.created',
+      );
       const discarded: CreateEvent[] = [];
       const apps = await resolveApplications(query, creates);
       const appIds = new Map([...apps].map(([token, app]): [string, number] => [token, app.id]));
@@ -156,13 +166,7 @@ export async function persistWriteBatch(
       }
 
       // In the same transaction as everything delivered before it: see NumberingFence.
-      if (fences.length > 0) {
-        await execute(
-          `UPDATE numbering_epochs SET settled_at = COALESCE(settled_at, UTC_TIMESTAMP(3))
-            WHERE id IN (${fences.map(() => '?').join(', ')})`,
-          fences.map((f) => f.epoch),
-        );
-      }
+      await persistMarks(execute, fences, drains, options.baseQueue);
 
       return {
         rejected,
@@ -172,6 +176,59 @@ export async function persistWriteBatch(
       };
     },
   );
+}
+
+type Execute = (sql: string, replacements: unknown[]) => Promise<unknown>;
+
+/**
+ * Fences and drain marks. A fence records the queue it came from; its epoch is settled once
+ * every queue of the registry not drained (the base queue is never drained) has given its
+ * fence: a create numbered before the epoch can only be in one of those. A drain mark drains
+ * its queue unless the queue was renewed since the mark was sent (an API sends to it again).
+ */
+async function persistMarks(
+  execute: Execute,
+  fences: readonly NumberingFence[],
+  drains: readonly QueueDrained[],
+  baseQueue: string | undefined,
+): Promise<void> {
+  const located = baseQueue === undefined ? [] : fences.filter((f) => f.queue !== undefined);
+  const unlocated = fences.filter((f) => !located.includes(f));
+  if (unlocated.length > 0) {
+    await execute(
+      `UPDATE numbering_epochs SET settled_at = COALESCE(settled_at, UTC_TIMESTAMP(3))
+        WHERE id IN (${unlocated.map(() => '?').join(', ')})`,
+      unlocated.map((f) => f.epoch),
+    );
+  }
+  if (located.length > 0) {
+    await execute(
+      `INSERT INTO numbering_epoch_fences (epoch_id, queue_name, persisted_at)
+       VALUES ${located.map(() => '(?, ?, UTC_TIMESTAMP(3))').join(', ')}
+       ON DUPLICATE KEY UPDATE epoch_id = epoch_id`,
+      located.flatMap((f) => [f.epoch, f.queue]),
+    );
+    const epochs = [...new Set(located.map((f) => f.epoch))];
+    await execute(
+      `UPDATE numbering_epochs e SET e.settled_at = COALESCE(e.settled_at, UTC_TIMESTAMP(3))
+        WHERE e.id IN (${epochs.map(() => '?').join(', ')})
+          AND NOT EXISTS (
+            SELECT 1 FROM write_queues q
+             WHERE q.base_queue = ? AND q.drained_at IS NULL
+               AND NOT EXISTS (SELECT 1 FROM numbering_epoch_fences f
+                                WHERE f.epoch_id = e.id AND f.queue_name = q.name))`,
+      [...epochs, baseQueue],
+    );
+  }
+  for (const drain of drains) {
+    if (drain.queue === undefined || baseQueue === undefined) continue;
+    await execute(
+      `UPDATE write_queues SET drained_at = UTC_TIMESTAMP(3)
+        WHERE name = ? AND base_queue = ? AND partitions > 1 AND drained_at IS NULL
+          AND heartbeat_at = ?`,
+      [drain.queue, baseQueue, drain.heartbeatAt],
+    );
+  }
 }
 
 type Query = <T extends object>(sql: string, replacements: unknown[]) => Promise<T[]>;

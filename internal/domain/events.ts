@@ -10,6 +10,8 @@ export class PoisonMessageError extends Error {
 }
 
 const EVENT_ID = /^[0-9a-f-]{36}$/;
+/** A DATETIME(3) as the registry of write queues writes it (UTC). */
+const SQL_DATETIME = /^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?$/;
 
 export function encodeWriteEvent(event: WriteEvent): Buffer {
   return Buffer.from(JSON.stringify(event), 'utf8');
@@ -93,7 +95,24 @@ export function decodeWriteEvent(body: Buffer): WriteEvent {
     if (typeof e['eventId'] !== 'string' || !EVENT_ID.test(e['eventId'])) problems.push('eventId');
     if (!Number.isSafeInteger(e['epoch']) || (e['epoch'] as number) < 1) problems.push('epoch');
     if (problems.length > 0) throw new PoisonMessageError(`invalid fields: ${problems.join(', ')}`);
-    return e as unknown as WriteEvent;
+    return {
+      kind: 'numbering.fence',
+      eventId: e['eventId'] as string,
+      epoch: e['epoch'] as number,
+    };
+  }
+  if (e['kind'] === 'queue.drained') {
+    if (typeof e['eventId'] !== 'string' || !EVENT_ID.test(e['eventId'])) problems.push('eventId');
+    if (typeof e['heartbeatAt'] !== 'string' || !SQL_DATETIME.test(e['heartbeatAt'])) {
+      problems.push('heartbeatAt');
+    }
+    if (problems.length > 0) throw new PoisonMessageError(`invalid fields: ${problems.join(', ')}`);
+    // The queue is never taken from the body: the consumer sets it from the delivery.
+    return {
+      kind: 'queue.drained',
+      eventId: e['eventId'] as string,
+      heartbeatAt: e['heartbeatAt'] as string,
+    };
   }
   if (typeof e['eventId'] !== 'string' || !EVENT_ID.test(e['eventId'])) problems.push('eventId');
   if (typeof e['applicationToken'] !== 'string' || !isWellFormedToken(e['applicationToken'])) {

@@ -32,7 +32,7 @@ export interface Message {
  * create itself: a redelivery carries the same id (a no-op), while the same number with
  * another id is a conflict (a number issued twice) and is dead-lettered, never overwritten.
  */
-export type WriteEvent = ChatCreated | MessageCreated | NumberingFence;
+export type WriteEvent = ChatCreated | MessageCreated | NumberingFence | QueueDrained;
 
 /** The events that create a record. */
 export type CreateEvent = ChatCreated | MessageCreated;
@@ -66,7 +66,30 @@ export interface NumberingFence {
   readonly eventId: string;
   /** The numbering epoch this fence settles. */
   readonly epoch: number;
+  /**
+   * The write queue the fence was delivered from: set by the consumer from the delivery,
+   * never trusted from the body. The epoch is settled once its fence was persisted from every
+   * queue a create numbered before it could be in (see internal/domain/partitions.ts).
+   */
+  readonly queue?: string;
 }
+
+/**
+ * Published by a consumer into a retired write queue (one no API can send to any more). When
+ * a consumer persists it, everything queued before it was delivered, so the queue is drained:
+ * fences no longer wait for it and consumers leave it once it is empty.
+ */
+export interface QueueDrained {
+  readonly kind: 'queue.drained';
+  readonly eventId: string;
+  /** The registry's heartbeat of the queue when it was found retired; a newer one voids it. */
+  readonly heartbeatAt: string;
+  /** As NumberingFence.queue: the queue it was delivered from, set by the consumer. */
+  readonly queue?: string;
+}
+
+/** Events that are not creates: they only mark a point in a write queue. */
+export type QueueMark = NumberingFence | QueueDrained;
 
 /** A page of a list ordered by number; `next` is the cursor of the following page. */
 export interface Page<T> {

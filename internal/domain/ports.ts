@@ -1,4 +1,5 @@
-import type { Application, Chat, Message, Page, WriteEvent } from './model.js';
+import type { Application, Chat, Message, Page, QueueDrained, WriteEvent } from './model.js';
+import type { RegisteredQueue } from './partitions.js';
 import type { DeadLetterReason } from './dead-letter.js';
 
 export interface ApplicationRepository {
@@ -568,4 +569,25 @@ export interface ReplicaSessions {
    * up to the adapter's bound; `reached: false`, having read nothing, when it did not in time.
    */
   at<T>(position: CommitPosition, read: (views: ReadViews) => Promise<T>): Promise<ReplicaRead<T>>;
+}
+
+/**
+ * The durable registry of write queues (MySQL `write_queues`): which partition sets APIs send
+ * to, when each was last renewed, and which are drained. See internal/domain/partitions.ts.
+ */
+export interface WriteQueueRegistry {
+  /** Registers the set's queues, or renews them; clears a drain (the set is in use again). */
+  heartbeat(base: string, partitions: number, queues: readonly string[]): Promise<void>;
+  /** Every queue registered under the base queue, with its idle time by the database's clock. */
+  list(base: string): Promise<RegisteredQueue[]>;
+}
+
+/** What the consumer's watch of the write queues needs from the broker. */
+export interface WriteQueueControl {
+  /** Ready messages in the queue; null when it does not exist (or no connection is up). */
+  depth(queue: string): Promise<number | null>;
+  /** Consume exactly these queues (the base queue always). */
+  consume(queues: readonly string[]): Promise<void>;
+  /** Sends a drain mark into a retired queue, confirmed. */
+  sendMark(queue: string, mark: QueueDrained): Promise<void>;
 }

@@ -107,7 +107,9 @@ export class PersistBatch implements BatchHandler {
   private async recordPositions(events: readonly WriteEvent[]): Promise<void> {
     const { positions } = this.deps;
     const tokens = new Set<string>();
-    for (const e of events) if (e.kind !== 'numbering.fence') tokens.add(e.applicationToken);
+    for (const e of events) {
+      if (e.kind === 'chat.created' || e.kind === 'message.created') tokens.add(e.applicationToken);
+    }
     if (positions === undefined || tokens.size === 0) return;
     await retryTransient(() => positions.wrote(tokens), {
       signal: this.deps.signal,

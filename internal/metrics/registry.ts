@@ -62,6 +62,12 @@ export function createApiMetrics(registry: Registry) {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    partitionEvents: new Counter({
+      name: 'queue_partition_events_total',
+      help: 'Events written to each write queue (RABBITMQ_WRITE_PARTITIONS), fences included.',
+      labelNames: ['queue'] as const,
+      registers: [registry],
+    }),
     publishEnvelopeEvents: new Histogram({
       name: 'queue_publish_envelope_events',
       help: 'Events carried by each message written to the queue (1: a plain event message).',
@@ -150,6 +156,18 @@ export function createConsumerMetrics(registry: Registry) {
     retries: new Counter({
       name: 'consumer_batch_retries_total',
       help: 'Batch attempts that failed with a transient error and were retried.',
+      registers: [registry],
+    }),
+    queueDepth: new Gauge({
+      name: 'consumer_write_queue_messages',
+      help: 'Ready messages in each write queue (partitions included), as last read.',
+      labelNames: ['queue'] as const,
+      registers: [registry],
+    }),
+    queueLag: new Gauge({
+      name: 'consumer_write_queue_lag_seconds',
+      help: 'Age of the oldest message of the last batch taken from each write queue (1 s resolution).',
+      labelNames: ['queue'] as const,
       registers: [registry],
     }),
     deadLetterDepth: new Gauge({

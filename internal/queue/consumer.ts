@@ -20,11 +20,14 @@ import { sendConfirmed, trackReturns } from './confirm.js';
 
 export interface ConsumerObserver {
   batch(size: number, seconds: number): void;
+  /** A batch took deliveries from `queue`, the oldest published `seconds` ago (1 s resolution). */
+  lag?(queue: string, seconds: number): void;
   redelivered(): void;
   deadLettered(code: DeadLetterCode): void;
 }
 
 export interface WriteConsumerOptions {
+  /** The base write queue (RABBITMQ_QUEUE): always consumed; its dead-letter queue is shared. */
   readonly queue: string;
   readonly prefetch: number;
   readonly batchSize: number;
@@ -42,6 +45,8 @@ const DEAD_LETTER_CONFIRM_TIMEOUT_MS = 10_000;
 interface Delivery {
   readonly message: ConsumeMessage;
   readonly channel: ConfirmChannel;
+  /** The queue it was delivered from. */
+  readonly queue: string;
   /** Events it carries, from the envelope header (1 for a plain event message). */
   readonly events: number;
 }
@@ -85,7 +90,12 @@ export class WriteConsumer {
   /** A plain channel for queue checks: a failed check closes it, not the consuming one. */
   private monitor: Channel | null = null;
   private connection: ChannelModel | null = null;
-  private consumerTag: string | null = null;
+  /** Queues to consume besides the base queue (partitions), as last set by consume(). */
+  private wanted: ReadonlySet<string> = new Set();
+  /** Subscriptions on the current channel: queue → consumer tag. */
+  private readonly subscriptions = new Map<string, string>();
+  /** Subscriptions being changed, one change at a time. */
+  private changing: Promise<void> = Promise.resolve();
   private buffer: Delivery[] = [];
   /** Events in the buffer, envelopes counted by their events. */
   private buffered = 0;
@@ -97,7 +107,12 @@ export class WriteConsumer {
   constructor(private readonly options: WriteConsumerOptions) {}
 
   get consuming(): boolean {
-    return this.channel !== null && this.consumerTag !== null;
+    return this.channel !== null && this.subscriptions.has(this.options.queue);
+  }
+
+  /** The queues consumed now. */
+  get queues(): string[] {
+    return [...this.subscriptions.keys()];
   }
 
   /** Wire as the connection's onConnect. */
@@ -122,13 +137,98 @@ export class WriteConsumer {
     // The channel can close in the same read as a reply: never keep a dead one.
     if (closed) throw new Error('channel closed while declaring the topology');
     this.channel = channel;
+    this.subscriptions.clear();
     if (this.stopping) return;
-    const { consumerTag } = await channel.consume(this.options.queue, (message) => {
-      if (message !== null) this.enqueue({ message, channel, events: eventsOf(message) });
-    });
+    await this.subscribe(channel, this.options.queue);
     if (closed) throw new Error('channel closed while starting to consume');
-    this.consumerTag = consumerTag;
+    await this.reconcile();
   };
+
+  /**
+   * Consumes these queues besides the base queue, and no others: subscribes to new ones (their
+   * topology declared first) and cancels the rest. Deliveries already received from a
+   * cancelled queue are still settled on the same channel.
+   */
+  consume(queues: readonly string[]): Promise<void> {
+    this.wanted = new Set(queues.filter((q) => q !== this.options.queue));
+    return this.reconcile();
+  }
+
+  private reconcile(): Promise<void> {
+    // A change that failed (its channel closed) does not stop the next one.
+    this.changing = this.changing
+      .catch(() => undefined)
+      .then(async () => {
+        const channel = this.channel;
+        if (channel === null || this.stopping) return;
+        for (const queue of this.wanted) {
+          if (this.subscriptions.has(queue)) continue;
+          await assertTopology(channel, queue, this.options.queue);
+          if (this.channel !== channel || this.stopping) return;
+          await this.subscribe(channel, queue);
+        }
+        for (const [queue, tag] of [...this.subscriptions]) {
+          if (queue === this.options.queue || this.wanted.has(queue)) continue;
+          this.subscriptions.delete(queue);
+          await channel.cancel(tag);
+          this.options.logger.info({ queue }, 'stopped consuming a drained write queue');
+        }
+      });
+    return this.changing;
+  }
+
+  private async subscribe(channel: ConfirmChannel, queue: string): Promise<void> {
+    const { consumerTag } = await channel.consume(queue, (message) => {
+      if (message !== null) this.enqueue({ message, channel, queue, events: eventsOf(message) });
+    });
+    if (this.channel === channel) this.subscriptions.set(queue, consumerTag);
+    if (queue !== this.options.queue)
+      this.options.logger.info({ queue }, 'consuming a write queue');
+  }
+
+  /**
+   * Ready messages in a queue (not those delivered and unacknowledged); null when the queue
+   * does not exist or no connection is up.
+   */
+  async depth(queue: string): Promise<number | null> {
+    const monitor = await this.monitorChannel();
+    if (monitor === null) return null;
+    try {
+      return (await monitor.checkQueue(queue)).messageCount;
+    } catch (err) {
+      // A missing queue closes the channel (404); the next check opens another.
+      if ((err as { code?: unknown }).code === 404) return null;
+      throw err;
+    }
+  }
+
+  /** Sends a mark (a plain event message) into a queue and waits for the broker's confirm. */
+  async sendMark(queue: string, content: Buffer, messageId: string, type: string): Promise<void> {
+    const channel = this.channel;
+    if (channel === null) throw new Error('not connected');
+    await sendConfirmed(
+      channel,
+      queue,
+      content,
+      { persistent: true, contentType: 'application/json', messageId, type },
+      DEAD_LETTER_CONFIRM_TIMEOUT_MS,
+      this.returned,
+    );
+  }
+
+  private async monitorChannel(): Promise<Channel | null> {
+    const { connection } = this;
+    if (connection === null) return null;
+    if (this.monitor === null) {
+      const monitor = await connection.createChannel();
+      monitor.on('error', () => undefined);
+      monitor.on('close', () => {
+        if (this.monitor === monitor) this.monitor = null;
+      });
+      this.monitor = monitor;
+    }
+    return this.monitor;
+  }
 
   readonly detach = (): void => {
     if (this.channel !== null) this.forget(this.channel);
@@ -141,27 +241,17 @@ export class WriteConsumer {
    * broker's delivery limit); null while not connected.
    */
   async deadLetterDepth(): Promise<number | null> {
-    const { connection } = this;
-    if (connection === null) return null;
-    if (this.monitor === null) {
-      const monitor = await connection.createChannel();
-      monitor.on('error', () => undefined);
-      monitor.on('close', () => {
-        if (this.monitor === monitor) this.monitor = null;
-      });
-      this.monitor = monitor;
-    }
-    const { messageCount } = await this.monitor.checkQueue(deadLetterQueueOf(this.options.queue));
-    return messageCount;
+    return this.depth(deadLetterQueueOf(this.options.queue));
   }
 
   /** Stops taking deliveries and finishes what was already received. */
   async stop(): Promise<void> {
     this.stopping = true;
-    const { channel, consumerTag } = this;
-    if (channel !== null && consumerTag !== null) {
-      this.consumerTag = null;
-      await channel.cancel(consumerTag).catch(() => undefined);
+    const { channel } = this;
+    const tags = [...this.subscriptions.values()];
+    this.subscriptions.clear();
+    if (channel !== null) {
+      await Promise.all(tags.map((tag) => channel.cancel(tag).catch(() => undefined)));
     }
     this.kick();
     await this.running;
@@ -170,7 +260,7 @@ export class WriteConsumer {
   private forget(channel: ConfirmChannel): void {
     if (this.channel === channel) {
       this.channel = null;
-      this.consumerTag = null;
+      this.subscriptions.clear();
     }
     this.buffer = this.buffer.filter((d) => d.channel !== channel);
     this.buffered = this.buffer.reduce((sum, d) => sum + d.events, 0);
@@ -232,6 +322,7 @@ export class WriteConsumer {
   }
 
   private async process(batch: readonly Delivery[], settled: Set<Delivery>): Promise<void> {
+    this.observeLag(batch);
     const decoded: { delivery: Delivery; event: WriteEvent; part: Part | null }[] = [];
     /** Per envelope, its events to dead-letter once it is settled for good. */
     const rejects = new Map<Delivery, Rejected[]>();
@@ -243,7 +334,8 @@ export class WriteConsumer {
         rejects.set(delivery, bad);
         for (const [index, entry] of decodeEnvelope(delivery.message.content).entries()) {
           const part: Part = { delivery, content: entry.content, index };
-          if ('event' in entry) decoded.push({ delivery, event: entry.event, part });
+          if ('event' in entry)
+            decoded.push({ delivery, event: located(entry.event, delivery.queue), part });
           else
             bad.push({
               part,
@@ -254,7 +346,8 @@ export class WriteConsumer {
         continue;
       }
       try {
-        decoded.push({ delivery, event: decodeWriteEvent(delivery.message.content), part: null });
+        const event = located(decodeWriteEvent(delivery.message.content), delivery.queue);
+        decoded.push({ delivery, event, part: null });
       } catch (err) {
         if (!(err instanceof PoisonMessageError)) throw err;
         await this.deadLetter(delivery, { code: 'poison', detail: err.reason });
@@ -304,6 +397,20 @@ export class WriteConsumer {
       // Left to ackRest with the rest of the batch: its other events are persisted.
     }
     this.ackRest(batch, settled);
+  }
+
+  /** Per queue, how long ago the batch's oldest delivery was published. */
+  private observeLag(batch: readonly Delivery[]): void {
+    const { observer } = this.options;
+    if (observer.lag === undefined) return;
+    const oldest = new Map<string, number>();
+    for (const { queue, message } of batch) {
+      const at = message.properties.timestamp as unknown;
+      if (typeof at !== 'number') continue;
+      oldest.set(queue, Math.min(oldest.get(queue) ?? Infinity, at));
+    }
+    const now = Date.now() / 1000;
+    for (const [queue, at] of oldest) observer.lag(queue, Math.max(0, now - at));
   }
 
   private requeue(batch: readonly Delivery[]): void {
@@ -360,7 +467,7 @@ export class WriteConsumer {
         type: event?.kind ?? '',
         headers: {
           'x-death-reason': describeDeadLetter(reason),
-          'x-original-queue': this.options.queue,
+          'x-original-queue': part.delivery.queue,
           'x-envelope-id': envelopeId,
         },
       },
@@ -392,7 +499,7 @@ export class WriteConsumer {
         headers: {
           ...(message.properties.headers ?? {}),
           'x-death-reason': describeDeadLetter(reason),
-          'x-original-queue': this.options.queue,
+          'x-original-queue': delivery.queue,
         },
       },
       DEAD_LETTER_CONFIRM_TIMEOUT_MS,
@@ -401,6 +508,16 @@ export class WriteConsumer {
     channel.ack(message);
     this.options.observer.deadLettered(reason.code);
   }
+}
+
+/**
+ * A fence or a drain mark counts for the queue it was delivered from, whatever its body says:
+ * the consumer knows where it came from.
+ */
+function located(event: WriteEvent, queue: string): WriteEvent {
+  return event.kind === 'numbering.fence' || event.kind === 'queue.drained'
+    ? { ...event, queue }
+    : event;
 }
 
 function isEnvelope(message: ConsumeMessage): boolean {

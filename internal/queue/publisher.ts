@@ -19,6 +19,8 @@ export const REFUSAL_REASONS = [
   'buffer_full',
   'unconfirmed_limit',
   'deadline',
+  // A partitioned API whose set's lease in the registry could not be renewed in time.
+  'no_lease',
 ] as const;
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
@@ -141,6 +143,8 @@ export class ConfirmPublisher implements WritePublisher {
     private readonly queue: string,
     private readonly observer: PublisherObserver,
     options: Partial<PublisherOptions> = {},
+    /** The base queue whose dead-letter queue this one shares (itself unless a partition). */
+    private readonly base: string = queue,
   ) {
     this.options = { ...DEFAULTS, ...options };
   }
@@ -183,7 +187,7 @@ export class ConfirmPublisher implements WritePublisher {
         },
       }),
     };
-    await assertTopology(channel, this.queue);
+    await assertTopology(channel, this.queue, this.base);
     // The channel can close in the same read as the last declare-ok: never keep a dead one.
     if (!link.confirm.open) throw new Error('channel closed while declaring the topology');
     this.link = link;

@@ -211,7 +211,7 @@ export class RedisLiveLog implements LiveLog, LiveFeed, CreateAnnouncer {
     // One script per application (one hash slot), creates in the order they were delivered.
     const byToken = new Map<string, { keys: string[]; args: (string | number)[] }>();
     const add = (event: WriteEvent, announce: boolean) => {
-      if (event.kind === 'numbering.fence') return;
+      if (event.kind === 'numbering.fence' || event.kind === 'queue.drained') return;
       const token = event.applicationToken;
       const group = byToken.get(token) ?? { keys: [], args: [] };
       byToken.set(token, group);

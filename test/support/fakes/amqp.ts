@@ -52,6 +52,10 @@ export class FakeChannel extends EventEmitter {
   autoConfirm = false;
   readonly settlements: Settlement[] = [];
   private onMessage: ((message: FakeDelivery | null) => void) | null = null;
+  /** Consume callbacks by queue (a channel may consume several queues); see deliverTo. */
+  readonly consumers = new Map<string, (message: FakeDelivery | null) => void>();
+  /** Queues declared on this channel, in order, with their arguments. */
+  readonly declared: { queue: string; arguments: Record<string, unknown> }[] = [];
   private nextTag = 1;
   /** What the next sendToQueue returns: false = the write buffer is full. */
   writable = true;
@@ -74,8 +78,12 @@ export class FakeChannel extends EventEmitter {
     });
   }
 
-  assertQueue(queue: string): Promise<{ queue: string; messageCount: 0; consumerCount: 0 }> {
+  assertQueue(
+    queue: string,
+    options: { arguments?: Record<string, unknown> } = {},
+  ): Promise<{ queue: string; messageCount: 0; consumerCount: 0 }> {
     if (this.closed) return Promise.reject(new Error('Channel closed'));
+    this.declared.push({ queue, arguments: options.arguments ?? {} });
     const reply = Promise.resolve({ queue, messageCount: 0 as const, consumerCount: 0 as const });
     this.onDeclare?.(queue);
     return reply;
@@ -95,6 +103,7 @@ export class FakeChannel extends EventEmitter {
   ): Promise<{ consumerTag: string }> {
     if (this.closed) return Promise.reject(new Error('Channel closed'));
     this.onMessage = onMessage ?? null;
+    if (onMessage !== undefined) this.consumers.set(queue, onMessage);
     const reply = Promise.resolve({ consumerTag: `ctag-${queue}` });
     this.onDeclare?.(`consume:${queue}`);
     return reply;
@@ -117,6 +126,23 @@ export class FakeChannel extends EventEmitter {
       });
     }
     return this.writable;
+  }
+
+  /** Stops the consumer with this tag (`ctag-<queue>`). */
+  cancel(consumerTag: string): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('Channel closed'));
+    this.consumers.delete(consumerTag.replace(/^ctag-/, ''));
+    return Promise.resolve();
+  }
+
+  /** Hands a message to the consumer of `queue`; returns its delivery tag. */
+  deliverTo(queue: string, content: Buffer, properties: FakeDelivery['properties'] = {}): number {
+    const onMessage = this.consumers.get(queue);
+    if (onMessage === undefined) throw new Error(`nothing consumes ${queue}`);
+    const deliveryTag = this.nextTag;
+    this.nextTag += 1;
+    onMessage({ content, fields: { deliveryTag, redelivered: false }, properties });
+    return deliveryTag;
   }
 
   /** Hands a message to the consumer, as the broker would; returns its delivery tag. */

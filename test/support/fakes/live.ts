@@ -41,7 +41,7 @@ export class FakeLiveLog implements LiveLog, LiveFeed, CreateAnnouncer, PendingC
 
   settle(persisted: readonly WriteEvent[], discarded: readonly WriteEvent[]): Promise<void> {
     const handle = (event: WriteEvent, announce: boolean) => {
-      if (event.kind === 'numbering.fence') return;
+      if (event.kind === 'numbering.fence' || event.kind === 'queue.drained') return;
       const token = event.applicationToken;
       const ref: PendingRef =
         event.kind === 'chat.created'

@@ -56,11 +56,13 @@ describe('config/loadConfig', () => {
       expect(problems).to.include(name);
   });
 
-  it('takes a list of broker nodes', () => {
+  it('takes a list of broker nodes and a number of write partitions', () => {
     const defaults = loadConfig({}).rabbitmq;
     expect(defaults.urls).to.deep.equal(['amqp://guest:guest@127.0.0.1:5672']);
+    expect(defaults.writePartitions).to.equal(1);
     const cluster = loadConfig({
       RABBITMQ_URL: 'amqp://u:p@rabbit-0:5672, amqp://u:p@rabbit-1:5672,amqps://u:p@rabbit-2:5671',
+      RABBITMQ_WRITE_PARTITIONS: '4',
     }).rabbitmq;
     expect(cluster.urls).to.deep.equal([
       'amqp://u:p@rabbit-0:5672',
@@ -68,9 +70,12 @@ describe('config/loadConfig', () => {
       'amqps://u:p@rabbit-2:5671',
     ]);
     expect(cluster.url).to.equal('amqp://u:p@rabbit-0:5672');
+    expect(cluster.writePartitions).to.equal(4);
     for (const env of [
       { RABBITMQ_URL: 'amqp://a:5672,http://b' },
       { RABBITMQ_URL: ' , ' },
+      { RABBITMQ_WRITE_PARTITIONS: '0' },
+      { RABBITMQ_WRITE_PARTITIONS: '65' },
     ]) {
       expect(() => loadConfig(env)).to.throw(ConfigError, Object.keys(env)[0]);
     }

@@ -14,7 +14,13 @@ import { modelCalls, sqlStatements, type SqlStatement } from '../../support/sql-
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 /** Tables holding no application's rows: background queues and global bookkeeping. */
-const GLOBAL_TABLES = ['purge_queue', 'numbering_epochs', 'search_trigram_backfill'];
+const GLOBAL_TABLES = [
+  'purge_queue',
+  'numbering_epochs',
+  'search_trigram_backfill',
+  'write_queues',
+  'numbering_epoch_fences',
+];
 
 /**
  * One application's rows, named by key with a single placeholder: its token or id, a chat id
@@ -131,6 +137,20 @@ const ALLOWED: readonly Allowed[] = [
     why: 'a fence settles the global numbering epoch, in the batch that carries it',
     sharded:
       'numbering_epochs is unsharded: the batch commits across it and the shards in one distributed transaction',
+  },
+  {
+    file: 'internal/db/repositories/write-queues.ts',
+    sql: /write_queues/,
+    why: "the registry of write queues is the deployment's, not an application's: which partition sets APIs send to",
+    sharded:
+      'write_queues in an unsharded keyspace beside numbering_epochs (a few rows per partition set)',
+  },
+  {
+    file: 'internal/db/write-batch.ts',
+    sql: /^(INSERT INTO numbering_epoch_fences|UPDATE write_queues SET drained_at)/,
+    why: 'a fence records the queue it came from, and a drain mark drains its queue, in the batch that carries it',
+    sharded:
+      'numbering_epoch_fences and write_queues are unsharded like numbering_epochs: the batch commits across them and the shards in one distributed transaction',
   },
   {
     file: 'internal/search/mysql-trigrams.ts',

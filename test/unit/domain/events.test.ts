@@ -57,6 +57,29 @@ describe('domain/events', () => {
     }
   });
 
+  it('never takes the queue of a fence or a drain mark from its body', () => {
+    const fence = {
+      kind: 'numbering.fence',
+      eventId: '0b5f4a4e-1c1e-4c1e-9c1e-1c1e1c1e1c1e',
+      epoch: 7,
+    };
+    expect(
+      decodeWriteEvent(Buffer.from(JSON.stringify({ ...fence, queue: 'forged' }))),
+    ).to.deep.equal(fence);
+    const drained = {
+      kind: 'queue.drained',
+      eventId: '0b5f4a4e-1c1e-4c1e-9c1e-1c1e1c1e1c1e',
+      heartbeatAt: '2026-11-30 16:50:00.123000',
+    };
+    expect(
+      decodeWriteEvent(Buffer.from(JSON.stringify({ ...drained, queue: 'forged' }))),
+    ).to.deep.equal(drained);
+    for (const heartbeatAt of ['yesterday', 7, null, '2026-11-30T16:50:00Z']) {
+      const body = Buffer.from(JSON.stringify({ ...drained, heartbeatAt }));
+      expect(() => decodeWriteEvent(body)).to.throw(PoisonMessageError, /heartbeatAt/);
+    }
+  });
+
   it('splits an envelope into its events exactly, even with newlines inside their content', () => {
     const multiline: WriteEvent = { ...message, content: 'line 1\nline 2\r\n' };
     const entries = decodeEnvelope(encodeEnvelope([message, multiline].map(encodeWriteEvent)));
