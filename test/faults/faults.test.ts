@@ -19,7 +19,16 @@ describe('faults: a 201 is persisted exactly once under its number, whatever fai
 
   before(async function () {
     this.timeout(300_000);
-    const [started, built] = await Promise.allSettled([startPrivateServices(), buildPrograms()]);
+    // Each daemon and program hooks process exit to be reaped; a cluster adds three nodes.
+    process.setMaxListeners(32);
+    // The 3-node cluster only when a selected scenario runs against it.
+    const cluster = SCENARIOS.some(
+      (s) => s.broker === 'cluster' && (only === null || only.has(s.id)),
+    );
+    const [started, built] = await Promise.allSettled([
+      startPrivateServices({ cluster }),
+      buildPrograms(),
+    ]);
     if (started.status === 'fulfilled') services = started.value;
     else throw started.reason;
     if (built.status === 'rejected') throw built.reason;

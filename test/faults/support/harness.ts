@@ -13,7 +13,7 @@ import { isolatedEnv, uniqueSuffix } from '../../support/environment.js';
 import { migrateDatabase } from '../../support/database.js';
 import { deadLetterQueueOf } from '../../../internal/queue/topology.js';
 import { Load } from './load.js';
-import type { PrivateServices } from './services.js';
+import type { PrivateBroker, PrivateServices } from './services.js';
 import { StandInElasticsearch } from './stand-in-elasticsearch.js';
 import { PrivateRedisCluster } from './redis-cluster.js';
 import { judge, persistedRows, summaryLine, type Verdict } from './verify.js';
@@ -28,6 +28,8 @@ export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve
 
 export interface FaultContext {
   readonly services: PrivateServices;
+  /** The broker the programs use: the single node, or the cluster (Scenario.broker). */
+  readonly broker: PrivateBroker;
   readonly load: Load;
   readonly token: string;
   readonly apis: readonly string[];
@@ -38,6 +40,10 @@ export interface FaultContext {
   /** The current consumer; replaced by restartConsumer(). */
   readonly consumer: () => Program;
   readonly restartConsumer: () => Promise<void>;
+  /** Starts another API replica with extra variables; resolves with its URL once ready. */
+  readonly launchApi: (extra: Record<string, string>) => Promise<string>;
+  /** Stops (SIGTERM) the API replica at this URL. */
+  readonly stopApi: (url: string) => Promise<void>;
   /** Adds `name=value` to the scenario's line. */
   readonly note: (name: string, value: string | number) => void;
 }
@@ -52,6 +58,10 @@ export interface Scenario {
   readonly elasticsearch?: boolean;
   /** Numbers from a private Redis Cluster (3 primaries, 3 replicas) started for the scenario. */
   readonly redisCluster?: boolean;
+  /** Run against the private 3-node RabbitMQ cluster instead of the single node. */
+  readonly broker?: 'cluster';
+  /** Variables added to every program's environment (e.g. RABBITMQ_WRITE_PARTITIONS). */
+  readonly env?: Record<string, string>;
   /** Plays the fault while the load runs; the load starts just before. */
   fault(ctx: FaultContext): Promise<void>;
   /** Further checks once the consumer drained; problems go into the returned list. */
@@ -83,6 +93,7 @@ export async function buildPrograms(): Promise<void> {
 
 export async function runScenario(services: PrivateServices, scenario: Scenario): Promise<Result> {
   await services.ensureHealthy();
+  const broker: PrivateBroker = scenario.broker === 'cluster' ? services.cluster! : services.rabbit;
   const es = scenario.elasticsearch === true ? new StandInElasticsearch() : undefined;
   const esUrl = es === undefined ? undefined : await es.listen();
   const redisCluster =
@@ -93,7 +104,7 @@ export async function runScenario(services: PrivateServices, scenario: Scenario)
     ...isolatedEnv(label, suffix, {
       mysql: services.mariadb.url(DATABASE),
       redis: services.redis.url,
-      rabbitmq: services.rabbit.url,
+      rabbitmq: broker.url,
     }),
     SHUTDOWN_TIMEOUT_MS: '5000',
     // The load is far above the per-application create limit; rate limits are not under test.
@@ -101,15 +112,16 @@ export async function runScenario(services: PrivateServices, scenario: Scenario)
     FLUSHER_LOCK: 'redis',
     FLUSH_INTERVAL_MS: '2000',
     MYSQL_POOL_MAX: '10',
+    ...scenario.env,
     ...(esUrl === undefined
       ? {}
       : { ELASTICSEARCH_URL: esUrl, ELASTICSEARCH_INDEX: `${label}-${suffix}` }),
     ...(redisCluster === undefined ? {} : { REDIS_CLUSTER_NODES: redisCluster.seeds }),
   };
   const programs: Program[] = [];
-  const launch = (name: 'api' | 'consumer' | 'flusher') => {
+  const launch = (name: 'api' | 'consumer' | 'flusher', extra: Record<string, string> = {}) => {
     // Compiled (see buildPrograms): tsx would spend seconds per start, on every restart too.
-    const program = startProgram(name, env, [], { compiled: true });
+    const program = startProgram(name, { ...env, ...extra }, [], { compiled: true });
     programs.push(program);
     return program;
   };
@@ -117,11 +129,13 @@ export async function runScenario(services: PrivateServices, scenario: Scenario)
   const begun = Date.now();
   try {
     const apiPrograms = [launch('api'), launch('api')];
+    const apiByUrl = new Map<string, Program>();
     let consumer = launch('consumer');
     launch('flusher');
     const apis = (await Promise.all(apiPrograms.map((p) => p.port))).map(
       (port) => `http://127.0.0.1:${port}`,
     );
+    for (const [i, api] of apis.entries()) apiByUrl.set(api, apiPrograms[i]!);
     for (const api of apis) await waitReady(api, 60_000);
     await waitReady(`http://127.0.0.1:${await consumer.port}`, 60_000);
 
@@ -144,6 +158,7 @@ export async function runScenario(services: PrivateServices, scenario: Scenario)
     });
     const ctx: FaultContext = {
       services,
+      broker,
       load,
       token,
       apis,
@@ -155,6 +170,17 @@ export async function runScenario(services: PrivateServices, scenario: Scenario)
         await stopProgram(consumer, 'SIGKILL');
         consumer = launch('consumer');
         await consumer.port;
+      },
+      launchApi: async (extra) => {
+        const program = launch('api', extra);
+        const url = `http://127.0.0.1:${await program.port}`;
+        apiByUrl.set(url, program);
+        await waitReady(url, 60_000);
+        return url;
+      },
+      stopApi: async (url) => {
+        const program = apiByUrl.get(url);
+        if (program !== undefined) await stopProgram(program);
       },
       note: (name, value) => (notes[name] = value),
     };
@@ -169,13 +195,12 @@ export async function runScenario(services: PrivateServices, scenario: Scenario)
     if (faulted.status === 'rejected') throw faulted.reason;
 
     notes['loadSeconds'] = ((Date.now() - started) / 1000).toFixed(1);
-    const drained = await drain(services, env['RABBITMQ_QUEUE']!, token);
+    const drained = await drain(services, broker, env['RABBITMQ_QUEUE']!, token);
     const seconds = (Date.now() - started) / 1000;
     const rows = await persistedRows(services.mariadb.port, DATABASE, token);
     const verdict = judge(load.outcomes, rows);
     const problems = (await scenario.afterDrain?.(ctx, verdict)) ?? [];
-    notes['deadLettered'] =
-      (await services.rabbit.depth(deadLetterQueueOf(env['RABBITMQ_QUEUE']!))) ?? 0;
+    notes['deadLettered'] = (await broker.depth(deadLetterQueueOf(env['RABBITMQ_QUEUE']!))) ?? 0;
     if (!drained) notes['drained'] = 'no';
     if (load.truncated) notes['truncated'] = 'yes';
     // Reported, never asserted (tests don't time things): how long the slowest answer took.
@@ -238,16 +263,33 @@ async function seed(api: string, tag: string, services: PrivateServices, count: 
   return { token, chats };
 }
 
+/** Messages in the base write queue and every partition of it; null when it cannot be read. */
+export async function writeQueueDepth(broker: PrivateBroker, base: string): Promise<number | null> {
+  const depths = await broker.depths().catch(() => null);
+  if (depths === null || !depths.has(base)) return null;
+  let sum = 0;
+  for (const [name, messages] of depths) {
+    if (name === base || name.startsWith(`${base}.p`)) sum += messages;
+  }
+  return sum;
+}
+
 /**
- * Waits until the queue stays empty and MySQL stops changing for a few polls; false when that
- * does not happen within the bound (what is missing then shows as lost).
+ * Waits until the write queues (every partition) stay empty and MySQL stops changing for a
+ * few polls; false when that does not happen within the bound (what is missing then shows as
+ * lost).
  */
-async function drain(services: PrivateServices, queue: string, token: string): Promise<boolean> {
+async function drain(
+  services: PrivateServices,
+  broker: PrivateBroker,
+  queue: string,
+  token: string,
+): Promise<boolean> {
   const deadline = Date.now() + 120_000;
   let quiet = 0;
   let last = -1;
   while (Date.now() < deadline) {
-    const depth = await services.rabbit.depth(queue).catch(() => null);
+    const depth = await writeQueueDepth(broker, queue);
     const rows = (await persistedRows(services.mariadb.port, DATABASE, token).catch(() => null))
       ?.length;
     if (depth === 0 && rows !== undefined && rows === last) quiet++;

@@ -58,14 +58,27 @@ export class Load {
   /** How many requests had been sent when the fault ended; null while it goes on. */
   sentWhenFaultOver: number | null = null;
 
+  #apis: readonly string[];
+
   constructor(options: LoadOptions) {
     this.#options = options;
     this.#chats = [...options.chats];
-    for (const api of options.apis) {
+    this.#apis = Load.#checked(options.apis);
+  }
+
+  static #checked(apis: readonly string[]): readonly string[] {
+    if (apis.length === 0) throw new Error('load needs at least one API');
+    for (const api of apis) {
       const host = new URL(api).hostname;
       if (host !== '127.0.0.1')
         throw new Error(`load is only ever aimed at 127.0.0.1, not ${host}`);
     }
+    return [...apis];
+  }
+
+  /** Aims the requests sent from now on at these API replicas (a rolling change). */
+  useApis(apis: readonly string[]): void {
+    this.#apis = Load.#checked(apis);
   }
 
   get sent(): number {
@@ -136,7 +149,7 @@ export class Load {
   #send(i: number): Promise<void> {
     const o = this.#options;
     const kind: Kind = i % (o.chatEvery ?? 25) === 0 ? 'chat' : 'message';
-    const api = o.apis[i % o.apis.length]!;
+    const api = this.#apis[i % this.#apis.length]!;
     const content = `${o.tag}-${kind === 'chat' ? 'c' : 'm'}${i}`;
     // Round-robin over the chats known to exist, the newest included as soon as they are 201.
     const chat = kind === 'message' ? this.#chats[i % this.#chats.length] : undefined;

@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { persistedRows } from './verify.js';
 import { DATABASE, sleep, type FaultContext, type Scenario } from './harness.js';
+import { PARTITION_SCENARIOS } from './partition-scenarios.js';
 
 const WATERMARK = '0.4';
 
@@ -219,6 +220,7 @@ export const SCENARIOS: readonly Scenario[] = [
       note('promoted', replica.port);
     },
   },
+  ...PARTITION_SCENARIOS,
 ];
 
 const readableProblems = new Map<string, string[]>();

@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { createConnection } from 'mysql2/promise';
+import { PrivateRabbitCluster } from './rabbitmq-cluster.js';
 
 const run = promisify(execFile);
 // mariadbd and the RabbitMQ scripts live in sbin directories a non-root PATH may lack.
@@ -331,11 +332,15 @@ export class PrivateRabbit {
   readonly distPort: number;
   readonly node: string;
 
-  constructor(dir: string, port: number, distPort: number) {
+  readonly #cookie: string;
+
+  /** `cookie`: the Erlang cookie, shared by the nodes of a cluster (random by default). */
+  constructor(dir: string, port: number, distPort: number, cookie?: string) {
     this.dir = dir;
     this.port = port;
     this.distPort = distPort;
     this.node = `faults-${process.pid}-${port}@localhost`;
+    this.#cookie = cookie ?? randomBytes(24).toString('hex').toUpperCase();
   }
 
   get url(): string {
@@ -370,7 +375,7 @@ export class PrivateRabbit {
     for (const sub of ['home', 'mnesia', 'log'])
       await mkdir(join(this.dir, sub), { recursive: true });
     const cookie = join(this.dir, 'home', '.erlang.cookie');
-    await writeFile(cookie, randomBytes(24).toString('hex').toUpperCase());
+    await writeFile(cookie, this.#cookie);
     await chmod(cookie, 0o400);
     await writeFile(
       join(this.dir, 'rabbitmq.conf'),
@@ -397,11 +402,30 @@ export class PrivateRabbit {
     return stdout;
   }
 
+  /** rabbitmq-queues (replica and leader management) against this node only. */
+  async queuesCtl(args: string[], timeoutMs = 60_000): Promise<string> {
+    const { stdout } = await run(
+      '/usr/lib/rabbitmq/bin/rabbitmq-queues',
+      ['-n', this.node, ...args],
+      {
+        env: this.#env(),
+        timeout: timeoutMs,
+        maxBuffer: 16 * 1024 * 1024,
+      },
+    );
+    return stdout;
+  }
+
   /** Messages in a queue, ready and unacknowledged; null when the queue does not exist. */
   async depth(queue: string): Promise<number | null> {
+    return (await this.depths()).get(queue) ?? null;
+  }
+
+  /** Messages (ready and unacknowledged) of every queue, by name. */
+  async depths(): Promise<Map<string, number>> {
     const out = await this.ctl(['-q', 'list_queues', 'name', 'messages', '--formatter', 'json']);
     const rows = JSON.parse(out) as { name: string; messages: number }[];
-    return rows.find((row) => row.name === queue)?.messages ?? null;
+    return new Map(rows.map((row) => [row.name, row.messages]));
   }
 
   /** The resource alarms in effect (e.g. `memory`), as the node reports them. */
@@ -409,6 +433,15 @@ export class PrivateRabbit {
     const out = await this.ctl(['-q', 'status', '--formatter', 'json']);
     const status = JSON.parse(out) as { alarms?: { resource?: string }[] };
     return (status.alarms ?? []).map((alarm) => String(alarm.resource));
+  }
+
+  /** kill -9 of the whole node (its process group), as a crashed machine would stop it. */
+  async kill(): Promise<void> {
+    await this.#daemon.stop('SIGKILL', 10_000);
+  }
+
+  get running(): boolean {
+    return this.#daemon.running;
   }
 
   async stop(): Promise<void> {
@@ -428,22 +461,40 @@ export class PrivateRabbit {
   }
 }
 
+/** What the harness needs of a broker, one node or a cluster. */
+export interface PrivateBroker {
+  /** RABBITMQ_URL: one URL, or a cluster's nodes comma-separated. */
+  readonly url: string;
+  depth(queue: string): Promise<number | null>;
+  depths(): Promise<Map<string, number>>;
+}
+
 export interface PrivateServices {
   readonly root: string;
   readonly redis: PrivateRedis;
   readonly mariadb: PrivateMariadb;
   readonly rabbit: PrivateRabbit;
+  /** The 3-node cluster, when a selected scenario needs it (see startPrivateServices). */
+  readonly cluster: PrivateRabbitCluster | undefined;
   /** Restarts whatever a failed scenario left down, so the next one starts clean. */
   ensureHealthy(): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** Starts all three under one fresh temporary directory; stop() kills them and removes it. */
-export async function startPrivateServices(): Promise<PrivateServices> {
+/**
+ * Starts all three under one fresh temporary directory, with a 3-node RabbitMQ cluster beside
+ * them when `cluster` is set (all in parallel); stop() kills them and removes it.
+ */
+export async function startPrivateServices({
+  cluster: withCluster = false,
+} = {}): Promise<PrivateServices> {
   const root = await mkdtemp(join(tmpdir(), 'chat-system-faults-'));
   const redis = new PrivateRedis(join(root, 'redis'), await freePort());
   const mariadb = new PrivateMariadb(join(root, 'mariadb'), await freePort());
   const rabbit = new PrivateRabbit(join(root, 'rabbitmq'), await freePort(), await freePort());
+  const cluster = withCluster
+    ? await PrivateRabbitCluster.create(join(root, 'rabbitmq-cluster'))
+    : undefined;
   // Daemons are SIGKILLed by their own exit hooks, registered earlier; then their files go.
   const removeRoot = () => rmSync(root, { recursive: true, force: true });
   process.once('exit', removeRoot);
@@ -452,7 +503,7 @@ export async function startPrivateServices(): Promise<PrivateServices> {
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
   const stop = async () => {
-    await Promise.allSettled([redis.stop(), mariadb.stop(), rabbit.stop()]);
+    await Promise.allSettled([redis.stop(), mariadb.stop(), rabbit.stop(), cluster?.stop()]);
     await rm(root, { recursive: true, force: true });
     process.off('exit', removeRoot);
     process.off('SIGINT', interrupted);
@@ -463,6 +514,7 @@ export async function startPrivateServices(): Promise<PrivateServices> {
       redis.start(),
       mariadb.install().then(() => mariadb.start()),
       rabbit.prepare().then(() => rabbit.start()),
+      cluster?.start(),
     ]);
   } catch (error) {
     await stop();
@@ -473,7 +525,9 @@ export async function startPrivateServices(): Promise<PrivateServices> {
     redis,
     mariadb,
     rabbit,
+    cluster,
     async ensureHealthy() {
+      await cluster?.heal();
       if (!(await redis.healthy())) {
         await redis.stop();
         await redis.start();
