@@ -15,7 +15,9 @@
  *      rate, and another application's drain beside it;
  *   9. event streams (bench/live.ts): 1,000 streams over 100 chats at 1,000 creates/s;
  *  10. Redis per create (bench/redis-cost.ts): calls and Redis CPU on a private standalone
- *      Redis and on a private 3-primary cluster.
+ *      Redis and on a private 3-primary cluster;
+ *  11. write partitions (bench/partitions.ts): confirmed creates/s, broker confirmed msgs/s per
+ *      queue and the consumer's drain with 1 and with 4 write queues.
  * The last line, `BENCH_JSON {...}`, has every figure for tools.
  * BENCH_SECONDS (default 10), BENCH_RATE (default 5000/s), BENCH_RATE_CONNECTIONS (default
  * 256), BENCH_CONSUMERS (default 1).
@@ -42,6 +44,7 @@ import { startSearchStandIn } from '../test/support/search-stand-in.js';
 import { benchPurge, type PurgeFigures } from './purge.js';
 import { benchLive, formatLive, type LiveFigures } from './live.js';
 import { benchSearchIsolated, type SearchFigures } from './search.js';
+import { benchPartitions, formatPartitions, type PartitionFigures } from './partitions.js';
 import { percentile, rssMiB } from './measure.js';
 import { benchRedisCost, formatRedisCost, type RedisCostFigures } from './redis-cost.js';
 
@@ -213,6 +216,8 @@ interface BenchFigures {
   /** The built-in search on a generated chat of 100,000 messages (bench/search.ts). */
   readonly search: SearchFigures;
   readonly redis: RedisCostFigures;
+  /** 1 vs 4 write queues (bench/partitions.ts). */
+  readonly partitions: PartitionFigures;
 }
 
 const availableCores = () => availableParallelism();
@@ -404,6 +409,10 @@ try {
   const live = await benchLive({ seconds });
   console.log(formatLive(live));
 
+  // Write partitions: 1 vs 4 queues, each run with its own API and consumer (bench/partitions.ts).
+  const partitions = await benchPartitions(sequelize, { seconds });
+  console.log(`${formatPartitions(partitions)}\n`);
+
   // Built-in MySQL search (bench/search.ts): a generated chat of 100,000 messages, in a
   // database of its own, with every program above stopped.
   await Promise.all(programs.splice(0).map((p) => stopProgram(p)));
@@ -462,6 +471,7 @@ try {
     live,
     search: searchFigures,
     redis: redisCost,
+    partitions,
   };
   console.log(`BENCH_JSON ${JSON.stringify(figures)}`);
 } finally {

@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { connect } from 'amqplib';
 import { removeKeys, testRedis } from '../../support/redis.js';
+import { partitionSet } from '../../../internal/domain/partitions.js';
 import { deadLetterQueueOf } from '../../../internal/queue/topology.js';
 import { TEST_RABBITMQ_URL, isolatedEnv, uniqueSuffix } from '../../support/environment.js';
 
@@ -159,13 +160,20 @@ export async function startSystem({ apis = 2, consumers = 2 } = {}): Promise<Sys
   };
 }
 
-/** Deletes what an isolated environment created: its queues and its Redis keys. */
-export async function removeIsolatedResources(env: {
-  RABBITMQ_QUEUE: string;
-  REDIS_KEY_PREFIX: string;
-}): Promise<void> {
+/**
+ * Deletes what an isolated environment created: its queues (those of the partition sets named
+ * too) and its Redis keys.
+ */
+export async function removeIsolatedResources(
+  env: { RABBITMQ_QUEUE: string; REDIS_KEY_PREFIX: string },
+  partitionSets: readonly number[] = [],
+): Promise<void> {
   const connection = await connect(TEST_RABBITMQ_URL);
   const channel = await connection.createChannel();
+  for (const n of partitionSets) {
+    for (const queue of partitionSet(env.RABBITMQ_QUEUE, n).queues)
+      await channel.deleteQueue(queue);
+  }
   await channel.deleteQueue(env.RABBITMQ_QUEUE);
   await channel.deleteQueue(deadLetterQueueOf(env.RABBITMQ_QUEUE));
   await connection.close();
