@@ -40,8 +40,11 @@ export function createRedis(
         {
           lazyConnect: true,
           enableOfflineQueue: false,
-          // Commands issued in the same tick share one write per node.
-          enableAutoPipelining: true,
+          // No auto-pipelining on a cluster: it groups commands by the slot of their first
+          // argument, which for EVALSHA and XREAD is not a key (the key count, STREAMS), and
+          // then fails whole batches whose keys are on other nodes ("All keys in the pipeline
+          // should belong to the same slots allocation group", ioredis issue #2109).
+          enableAutoPipelining: false,
           // Writes and reads both go to primaries: numbering must read what it wrote.
           scaleReads: 'master',
           clusterRetryStrategy: retry,

@@ -14,7 +14,12 @@ import {
   encodeEnvelope,
   encodeWriteEvent,
 } from '../../internal/domain/events.js';
-import { silentLogger, TEST_RABBITMQ_URL, uniqueSuffix } from '../support/environment.js';
+import {
+  silentLogger,
+  TEST_RABBITMQ_ADMIN_URL,
+  TEST_RABBITMQ_URLS,
+  uniqueSuffix,
+} from '../support/environment.js';
 import { until } from '../support/until.js';
 
 /** A publish deadline a few seconds out. */
@@ -39,7 +44,7 @@ describe('queue: confirmed publishing and batched consuming (RabbitMQ)', functio
 
   beforeEach(async () => {
     queue = `chat-system-test-${uniqueSuffix()}`;
-    admin = await connect(TEST_RABBITMQ_URL);
+    admin = await connect(TEST_RABBITMQ_ADMIN_URL);
   });
   afterEach(async () => {
     for (const c of opened.splice(0).reverse()) await c.close();
@@ -65,7 +70,7 @@ describe('queue: confirmed publishing and batched consuming (RabbitMQ)', functio
   ): Promise<ConfirmPublisher> {
     const publisher = new ConfirmPublisher(queue, observer(seen), options);
     const connection = new AmqpConnection({
-      urls: [TEST_RABBITMQ_URL],
+      urls: TEST_RABBITMQ_URLS,
       name: 'test-publisher',
       logger: silentLogger,
       onConnect: async (model) => {
@@ -101,7 +106,7 @@ describe('queue: confirmed publishing and batched consuming (RabbitMQ)', functio
       },
     });
     const connection = new AmqpConnection({
-      urls: [TEST_RABBITMQ_URL],
+      urls: TEST_RABBITMQ_URLS,
       name: 'test-consumer',
       logger: silentLogger,
       onConnect: consumer.attach,

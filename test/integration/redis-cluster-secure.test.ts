@@ -5,6 +5,7 @@ import { createRedis, primaries, type RedisClient } from '../../internal/redis/c
 import { KeySpace } from '../../internal/redis/keys.js';
 import { DirtySet } from '../../internal/redis/dirty.js';
 import { RedisRateLimiter } from '../../internal/redis/rate-limiter.js';
+import { RedisLiveLog } from '../../internal/redis/live.js';
 import { PrivateRedisCluster } from '../faults/support/redis-cluster.js';
 import { silentLogger } from '../support/environment.js';
 
@@ -63,6 +64,23 @@ describe('redis: a cluster that takes only TLS and a password (private)', functi
     const dirty = new DirtySet(redis, new KeySpace('cs-secure:'));
     await dirty.mark([1, 2], [3]);
     expect(await dirty.take('apps')).to.deep.equal([1, 2]);
+  });
+
+  it('runs scripts and reads of many applications in the same tick (one slot each)', async () => {
+    const redis = await connect();
+    const keys = new KeySpace('cs-secure:');
+    const log = new RedisLiveLog(redis, keys, { minEvents: 10, minAgeMs: 60_000 });
+    const tokens = Array.from({ length: 50 }, () => randomUUID());
+    // EVALSHA's first argument is the key count and XREAD's is STREAMS: a client batching
+    // commands by the slot of their first argument would send these to the wrong nodes.
+    await Promise.all(
+      tokens.map((token) => log.append(token, 1, { type: 'chat.updated', data: { token } })),
+    );
+    const read = await log.read(
+      tokens.map((token) => ({ token, chat: 1, after: '0-0' })),
+      1_000,
+    );
+    expect(read.map((r) => r.token)).to.have.members(tokens);
   });
 
   it('refuses a wrong password, and plain TCP to a TLS-only cluster', async () => {

@@ -7,7 +7,7 @@ import { encodeWriteEvent } from '../../internal/domain/events.js';
 import { assertTopology, deadLetterQueueOf } from '../../internal/queue/topology.js';
 import type { Program } from '../../internal/runtime/program.js';
 import { testSequelize } from '../support/database.js';
-import { silentLogger, TEST_RABBITMQ_URL, testConfig } from '../support/environment.js';
+import { silentLogger, TEST_RABBITMQ_ADMIN_URL, testConfig } from '../support/environment.js';
 import { startSearchStandIn, type SearchStandIn } from '../support/search-stand-in.js';
 import { until } from '../support/until.js';
 
@@ -27,7 +27,7 @@ describe('consumer: persistence while the search index is down (MariaDB, Redis, 
 
   beforeEach(async () => {
     sequelize = testSequelize();
-    admin = await connect(TEST_RABBITMQ_URL);
+    admin = await connect(TEST_RABBITMQ_ADMIN_URL);
     search = await startSearchStandIn();
     settings = config();
   });

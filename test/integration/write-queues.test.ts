@@ -15,7 +15,12 @@ import { partitionSet, type PartitionSet } from '../../internal/domain/partition
 import { encodeWriteEvent } from '../../internal/domain/events.js';
 import type { MessageCreated, WriteEvent } from '../../internal/domain/model.js';
 import { repositoriesForSuite } from '../support/database.js';
-import { silentLogger, TEST_RABBITMQ_URL, uniqueSuffix } from '../support/environment.js';
+import {
+  silentLogger,
+  TEST_RABBITMQ_ADMIN_URL,
+  TEST_RABBITMQ_URLS,
+  uniqueSuffix,
+} from '../support/environment.js';
 import { until } from '../support/until.js';
 
 const observer = {
@@ -37,7 +42,7 @@ describe('partitioned write queues (MariaDB, RabbitMQ)', function () {
   beforeEach(async () => {
     base = `chat-system-test-${uniqueSuffix()}`;
     registry = new SqlWriteQueueRegistry(suite.sequelize);
-    admin = await connect(TEST_RABBITMQ_URL);
+    admin = await connect(TEST_RABBITMQ_ADMIN_URL);
   });
   afterEach(async () => {
     for (const c of opened.splice(0).reverse()) await c.close();
@@ -165,7 +170,7 @@ describe('partitioned write queues (MariaDB, RabbitMQ)', function () {
         publisher: {},
       });
       const connection = new AmqpConnection({
-        urls: [TEST_RABBITMQ_URL],
+        urls: TEST_RABBITMQ_URLS,
         name: 'test-api',
         logger: silentLogger,
         onConnect: publisher.attach,
@@ -206,7 +211,7 @@ describe('partitioned write queues (MariaDB, RabbitMQ)', function () {
         },
       });
       const connection = new AmqpConnection({
-        urls: [TEST_RABBITMQ_URL],
+        urls: TEST_RABBITMQ_URLS,
         name: 'test-consumer',
         logger: silentLogger,
         onConnect: consumer.attach,

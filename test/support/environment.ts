@@ -9,6 +9,10 @@ export const TEST_MYSQL_URL =
 export const TEST_REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 export const TEST_RABBITMQ_URL =
   process.env['TEST_RABBITMQ_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672';
+/** Every node of the test broker (one, or a cluster's: `npm run test:rabbitmq-cluster`). */
+export const TEST_RABBITMQ_URLS = TEST_RABBITMQ_URL.split(',').map((url) => url.trim());
+/** One node, for a test's own amqplib connection (queue set-up, inspection, clean-up). */
+export const TEST_RABBITMQ_ADMIN_URL = TEST_RABBITMQ_URLS[0]!;
 
 export const silentLogger: Logger = pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
 

@@ -5,7 +5,7 @@ import { connect } from 'amqplib';
 import { removeKeys, testRedis } from '../../support/redis.js';
 import { partitionSet } from '../../../internal/domain/partitions.js';
 import { deadLetterQueueOf } from '../../../internal/queue/topology.js';
-import { TEST_RABBITMQ_URL, isolatedEnv, uniqueSuffix } from '../../support/environment.js';
+import { TEST_RABBITMQ_ADMIN_URL, isolatedEnv, uniqueSuffix } from '../../support/environment.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -168,7 +168,7 @@ export async function removeIsolatedResources(
   env: { RABBITMQ_QUEUE: string; REDIS_KEY_PREFIX: string },
   partitionSets: readonly number[] = [],
 ): Promise<void> {
-  const connection = await connect(TEST_RABBITMQ_URL);
+  const connection = await connect(TEST_RABBITMQ_ADMIN_URL);
   const channel = await connection.createChannel();
   for (const n of partitionSets) {
     for (const queue of partitionSet(env.RABBITMQ_QUEUE, n).queues)
