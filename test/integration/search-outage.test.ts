@@ -7,6 +7,7 @@ import { encodeWriteEvent } from '../../internal/domain/events.js';
 import { assertTopology, deadLetterQueueOf } from '../../internal/queue/topology.js';
 import type { Program } from '../../internal/runtime/program.js';
 import { testSequelize } from '../support/database.js';
+import { removeKeys, testRedis } from '../support/redis.js';
 import { silentLogger, TEST_RABBITMQ_ADMIN_URL, testConfig } from '../support/environment.js';
 import { startSearchStandIn, type SearchStandIn } from '../support/search-stand-in.js';
 import { until } from '../support/until.js';
@@ -38,6 +39,10 @@ describe('consumer: persistence while the search index is down (MariaDB, Redis, 
     await channel.deleteQueue(settings.rabbitmq.queue);
     await channel.deleteQueue(deadLetterQueueOf(settings.rabbitmq.queue));
     await admin.close();
+    // What the consumer left in Redis (its counters' dirty marks) goes too.
+    const redis = await testRedis('search-outage-cleanup');
+    await removeKeys(redis, `${settings.redis.keyPrefix}*`);
+    await redis.quit();
     await search.stop();
     await sequelize.close();
   });
