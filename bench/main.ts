@@ -45,7 +45,7 @@ import { benchPurge, type PurgeFigures } from './purge.js';
 import { benchLive, formatLive, type LiveFigures } from './live.js';
 import { benchSearchIsolated, type SearchFigures } from './search.js';
 import { benchPartitions, formatPartitions, type PartitionFigures } from './partitions.js';
-import { percentile, rssMiB } from './measure.js';
+import { percentile, postJson as post, rssMiB } from './measure.js';
 import { benchRedisCost, formatRedisCost, type RedisCostFigures } from './redis-cost.js';
 
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
@@ -56,15 +56,6 @@ const consumerCount = Number(process.env['BENCH_CONSUMERS'] ?? 1);
 const rateConnections = Number(process.env['BENCH_RATE_CONNECTIONS'] ?? 256);
 // Rate limits off: the benchmark is one client creating as fast as it can.
 const env = { ...isolatedEnv('bench'), RATE_LIMIT_ENABLED: 'false' };
-
-async function post(base: string, path: string, body: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(`${base}${path}`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  return (await res.json()) as Record<string, unknown>;
-}
 
 async function load(url: string, options: Partial<autocannon.Options> = {}) {
   const result = await autocannon({

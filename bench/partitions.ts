@@ -31,6 +31,7 @@ import { partitionSet } from '../internal/domain/partitions.js';
 import { PartitionedPublisher } from '../internal/queue/partitioned-publisher.js';
 import { AmqpConnection } from '../internal/queue/connection.js';
 import { deadLetterQueueOf } from '../internal/queue/topology.js';
+import { postJson as post } from './measure.js';
 
 const CHATS = 64;
 
@@ -95,15 +96,6 @@ async function countMessages(sequelize: Sequelize, token: string): Promise<numbe
     { replacements: [token], type: QueryTypes.SELECT },
   );
   return Number(rows[0]?.n ?? 0);
-}
-
-async function post(base: string, path: string, body: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(`${base}${path}`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  return (await res.json()) as Record<string, unknown>;
 }
 
 /** Sums a counter's samples by its `queue` label, from the API's metrics. */

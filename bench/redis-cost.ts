@@ -19,6 +19,7 @@ import {
 import { isolatedEnv, uniqueSuffix } from '../test/support/environment.js';
 import { PrivateRedis, freePort } from '../test/faults/support/services.js';
 import { PrivateRedisCluster } from '../test/faults/support/redis-cluster.js';
+import { postJson } from './measure.js';
 
 export interface RedisCost {
   readonly creates: number;
@@ -90,14 +91,7 @@ async function measure(
   try {
     const base = `http://127.0.0.1:${await api.port}`;
     await waitReady(base, 60_000);
-    const post = async (path: string, body: unknown) =>
-      (await (
-        await fetch(`${base}${path}`, {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json' },
-          body: JSON.stringify(body),
-        })
-      ).json()) as Record<string, unknown>;
+    const post = (path: string, body: unknown) => postJson(base, path, body);
     const app = await post('/api/applications', { application_name: 'redis cost' });
     const token = String(app['application_token']);
     const chat = await post(`/api/applications/${token}/chats`, {});

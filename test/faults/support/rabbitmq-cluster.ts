@@ -97,13 +97,18 @@ export class PrivateRabbitCluster implements PrivateBroker {
 
   /** Messages in a queue (ready and unacknowledged); null when it does not exist. */
   async depth(queue: string): Promise<number | null> {
-    return (await this.depths()).get(queue) ?? null;
+    return this.anyRunning().depth(queue);
   }
 
   async depths(): Promise<Map<string, number>> {
-    const out = await this.ctl(['-q', 'list_queues', 'name', 'messages', '--formatter', 'json']);
-    const rows = JSON.parse(out) as { name: string; messages: number }[];
-    return new Map(rows.map((row) => [row.name, row.messages]));
+    return this.anyRunning().depths();
+  }
+
+  /** Any node still running: each answers for the whole cluster. */
+  private anyRunning(): PrivateRabbit {
+    const node = this.nodes.find((n) => n.running);
+    if (node === undefined) throw new Error('no cluster node is running');
+    return node;
   }
 
   nodeNamed(name: string): PrivateRabbit | undefined {
