@@ -35,6 +35,8 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cacheDir = join(repo, '.cache');
 const logDir = join(cacheDir, 'test-images');
 const inCi = process.env['CI'] === 'true';
+// debootstrap, dockerd and their helpers live in sbin directories a non-root PATH may lack.
+process.env['PATH'] = [process.env['PATH'], '/usr/sbin', '/sbin'].filter(Boolean).join(':');
 /** The engine package's own client: it builds with the engine's built-in BuildKit, no buildx. */
 const DOCKER = process.env['TEST_IMAGES_DOCKER'] ?? '/usr/bin/docker';
 const DOCKERD = '/usr/sbin/dockerd';
@@ -118,14 +120,19 @@ function run(command: string, args: readonly string[], options: RunOptions = {})
       stderr += `\n(killed after ${options.timeoutMs} ms)`;
       child.kill('SIGKILL');
     }, options.timeoutMs ?? 600_000);
-    child.once('error', (err) => {
+    // A command that cannot start emits 'error' and then 'close': the log closes once.
+    let closed = false;
+    const closeLog = () => {
       clearTimeout(timer);
-      if (log !== undefined) closeSync(log);
+      if (log !== undefined && !closed) closeSync(log);
+      closed = true;
+    };
+    child.once('error', (err) => {
+      closeLog();
       reject(err);
     });
     child.once('close', (code) => {
-      clearTimeout(timer);
-      if (log !== undefined) closeSync(log);
+      closeLog();
       resolvePromise({ code: code ?? 1, stdout, stderr });
     });
   });

@@ -156,4 +156,18 @@ describe('db/isTransientDatabaseError', () => {
     });
     expect(asDependencyFailure(wrongType)).to.equal(null);
   });
+
+  it('maps a Redis Cluster failing over to 503: redirections given up, slots unknown, MOVED', () => {
+    const failures = [
+      new Error('Too many Cluster redirections. Last error: Error: Connection is closed.'),
+      new Error(
+        'Too many Cluster redirections. Last error: ReplyError: CLUSTERDOWN The cluster is down',
+      ),
+      Object.assign(new Error('Failed to refresh slots cache.'), { name: 'ClusterAllFailedError' }),
+      new Error('None of startup nodes is available'),
+      Object.assign(new Error('MOVED 9597 127.0.0.1:27101'), { name: 'ReplyError' }),
+    ];
+    for (const err of failures) expect(asDependencyFailure(err)?.status, err.message).to.equal(503);
+    expect(asDependencyFailure(new Error('Too many cooks'))).to.equal(null);
+  });
 });
