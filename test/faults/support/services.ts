@@ -258,11 +258,15 @@ export class PrivateMariadb {
 
   async install(): Promise<void> {
     await mkdir(join(this.dir, 'data'), { recursive: true });
+    await mkdir(join(this.dir, 'tmp'), { recursive: true });
     await run(
       'mariadb-install-db',
       [
         '--no-defaults',
         `--datadir=${join(this.dir, 'data')}`,
+        // A temporary directory of its own: a server starting removes the #sql temporary
+        // files it finds in its tmpdir, so instances sharing /tmp break each other's.
+        `--tmpdir=${join(this.dir, 'tmp')}`,
         '--auth-root-authentication-method=normal',
         '--skip-test-db',
         ...(process.getuid?.() === 0 ? ['--user=root'] : []),
@@ -275,6 +279,7 @@ export class PrivateMariadb {
     this.#daemon.start('mariadbd', [
       '--no-defaults',
       `--datadir=${join(this.dir, 'data')}`,
+      `--tmpdir=${join(this.dir, 'tmp')}`,
       `--port=${this.port}`,
       '--bind-address=127.0.0.1',
       `--socket=${join(this.dir, 'mariadb.sock')}`,
