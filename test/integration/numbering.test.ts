@@ -23,8 +23,9 @@ const OPTIONS = { blockMin: 4, blockMax: 100, createDeadlineMs: 5_000, fenceMarg
 const CHATS: NumberScope = { kind: 'chats' };
 const chat = (n: number): NumberScope => ({ kind: 'messages', chat: n });
 const ignore = () => undefined;
-// A standalone Redis is trusted per connection, a cluster's state per process: a few tests
-// are about one of the two ways (npm test runs the first, npm run test:redis-cluster both).
+// A standalone Redis is trusted per connection, a cluster's state per process: one test is
+// about each way and is skipped on the other (npm test runs this file on a standalone Redis,
+// npm run test:redis-cluster on a cluster, so each of the two runs where it means something).
 const onCluster = TEST_REDIS_CLUSTER_NODES !== '';
 const standaloneIt = onCluster ? it.skip : it;
 const clusterIt = onCluster ? it : it.skip;
